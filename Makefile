@@ -1,0 +1,45 @@
+# licodec: `make demo` installs and codes a Kodak image; `make test` runs the test suite.
+# torch is installed first and pinned: an unpinned torch may pull a multi-GB CUDA build.
+PYTHON     ?= python3
+VENV       ?= .venv
+TEST_VENV  ?= .venv-test
+TORCH      ?= 2.13.0
+# compressai (checked against in the tests) needs torchvision, which works only with these.
+TEST_TORCH ?= torch==2.14.1 torchvision==0.29.1
+SHARED     ?= ../shared
+IMAGE      ?= $(SHARED)/data/kodak/kodim23.png
+QUALITY    ?= 4
+OUT        ?= demo-out
+
+.PHONY: install demo test sweep clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q torch==$(TORCH)
+	$(VENV)/bin/pip install -q -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	mkdir -p $(OUT)
+	$(VENV)/bin/licodec encode $(IMAGE) -o $(OUT)/demo.lic -q $(QUALITY) --force
+	$(VENV)/bin/licodec decode $(OUT)/demo.lic -o $(OUT)/demo.png --force
+	$(VENV)/bin/licodec info $(OUT)/demo.lic
+	$(VENV)/bin/licodec compare $(IMAGE) $(OUT)/demo.png
+
+$(TEST_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(TEST_VENV)
+	$(TEST_VENV)/bin/pip install -q $(TEST_TORCH)
+	$(TEST_VENV)/bin/pip install -q -e '.[test,compressai]'
+	touch $@
+
+test: $(TEST_VENV)/.installed
+	LICODEC_SHARED=$(SHARED) $(TEST_VENV)/bin/python -m pytest -q
+
+# The full round-trip sweep: every Kodak image at q = 1, 4, 8 with both shipped models.
+sweep: install
+	$(VENV)/bin/python -m licodec.roundtrip $(SHARED)/data/kodak -o results/roundtrip
+
+clean:
+	rm -rf $(VENV) $(TEST_VENV) $(OUT) .pytest_cache

@@ -1,0 +1,70 @@
+"""Python API: `encode(image) -> bytes` and `decode(bytes) -> PIL.Image`.
+
+    image ─► RGB tensor ─► LicModel.compress ─► container.pack ─► .lic bytes
+    .lic bytes ─► container.unpack ─► weights by model id ─► LicModel.decompress ─► PIL image
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from licodec import container
+from licodec.errors import LicodecError
+from licodec.images import ImageLike, open_image, to_rgb
+from licodec.models import LicModel
+from licodec.weights import WeightsInfo, find_by_id, load_model, resolve
+
+
+@lru_cache(maxsize=4)
+def _cached_model(path: Path, content_hash: str, device: str) -> LicModel:
+    return load_model(resolve(str(path))).to(device)
+
+
+def _model(info: WeightsInfo, device: str) -> LicModel:
+    return _cached_model(info.path, info.content_hash, device)
+
+
+def _device(name: str) -> str:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise LicodecError("--device cuda: no CUDA device is available")
+    if name not in ("cpu", "cuda"):
+        raise LicodecError(f"unknown device {name!r} (auto, cpu or cuda)")
+    return name
+
+
+def _check_quality(quality: float, model: LicModel) -> float:
+    levels = model.config.levels
+    if not 1 <= quality <= levels:
+        raise LicodecError(f"quality {quality} is outside 1..{levels}")
+    return container.quantize_quality(quality)
+
+
+def encode(image: ImageLike, quality: float = 4.0, model: str = "student", device: str = "cpu") -> bytes:
+    """Compress an image (PIL image, HxWx3 uint8 array or path) into .lic bytes."""
+    info = resolve(model)
+    net = _model(info, _device(device))
+    quality = _check_quality(quality, net)
+    rgb, colour = to_rgb(open_image(image))
+    x = torch.from_numpy(np.array(rgb)).permute(2, 0, 1)[None].float().div(255)
+    compressed = net.compress(x.to(next(net.parameters()).device), quality)
+    header = container.Header(info.model_id, quality, rgb.width, rgb.height, colour)
+    return container.pack(header, compressed.data, compressed.digest)
+
+
+def decode(data: bytes, model: str | None = None, device: str = "cpu") -> Image.Image:
+    """Decompress .lic bytes; the weights are found by the file's model id (or given by `model`)."""
+    header, stream, digest = container.unpack(data)
+    info = find_by_id(header.model_id, [resolve(model)] if model else [])
+    net = _model(info, _device(device))
+    x_hat, _, decoded_digest = net.decompress(stream, header.height, header.width, header.quality)
+    if decoded_digest & 0xFFFF != digest:
+        raise LicodecError("decoding mismatch: the decoded latents differ from the encoder's (see docs/format.md)")
+    pixels = (x_hat[0].permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
+    image = Image.fromarray(pixels, "RGB")
+    return image.convert("L") if header.colour == "L" else image

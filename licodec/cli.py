@@ -1,0 +1,225 @@
+"""The `licodec` command: argument parsing and file handling only; the work is in licodec.api.
+
+torch is imported inside the commands that need it, so `licodec --help` and `licodec info`
+start fast.
+"""
+from __future__ import annotations
+
+import io
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import click
+
+from licodec import __version__, container
+from licodec.errors import LicodecError
+
+QUALITY_HELP = "quality level 1 (smallest) to 8 (best); fractions such as 3.5 interpolate"
+
+
+class _Group(click.Group):
+    """Turns user-facing errors into one line on stderr and a non-zero exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except LicodecError as e:
+            click.echo(f"licodec: error: {e}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("licodec: interrupted", err=True)
+            sys.exit(130)
+        except BrokenPipeError:
+            sys.exit(1)
+        except MemoryError:
+            click.echo("licodec: error: out of memory (image too large?)", err=True)
+            sys.exit(1)
+
+
+def _read_input(path: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise LicodecError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise LicodecError(f"{path}: is a directory") from None
+    except PermissionError:
+        raise LicodecError(f"{path}: permission denied") from None
+
+
+def _write_output(path: str, force: bool, write: Callable[[io.BufferedIOBase], None]) -> None:
+    """Write to stdout ('-') or atomically to a file: no partial file on any error."""
+    if path == "-":
+        buffer = io.BytesIO()
+        write(buffer)
+        sys.stdout.buffer.write(buffer.getvalue())
+        sys.stdout.buffer.flush()
+        return
+    target = Path(path)
+    if target.exists() and not force:
+        raise LicodecError(f"{path} exists (use --force to overwrite)")
+    directory = target.parent if str(target.parent) else Path(".")
+    if not directory.is_dir():
+        raise LicodecError(f"output directory {directory} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".part")
+    except PermissionError:
+        raise LicodecError(f"cannot write to {directory}: permission denied") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="licodec")
+def main() -> None:
+    """licodec — a learned image codec.
+
+    \b
+    licodec encode photo.png -o photo.lic -q 4
+    licodec decode photo.lic -o photo.png
+    licodec info photo.lic
+    """
+
+
+@main.command()
+@click.argument("input", metavar="IN")
+@click.option("-o", "--output", required=True, metavar="OUT", help="output .lic file, or - for stdout")
+@click.option("-q", "--quality", type=float, default=4.0, show_default=True, help=QUALITY_HELP)
+@click.option("--model", default="student", show_default=True, help="student, teacher, or a .safetensors path")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("-f", "--force", is_flag=True, help="overwrite OUT if it exists")
+def encode(input: str, output: str, quality: float, model: str, device: str, force: bool) -> None:
+    """Compress image IN (any format Pillow reads; - for stdin) into a .lic file."""
+    from licodec import api
+
+    source = io.BytesIO(_read_input(input)) if input == "-" else input
+    _check_output(output, force)
+    data = api.encode(api.open_image(source), quality=quality, model=model, device=device)
+    _write_output(output, force, lambda f: f.write(data))
+
+
+@main.command()
+@click.argument("input", metavar="IN")
+@click.option("-o", "--output", required=True, metavar="OUT",
+              help="output image; the extension picks the format (PNG for -)")
+@click.option("--model", default=None, help="weights to decode with (default: found by the file's model id)")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("-f", "--force", is_flag=True, help="overwrite OUT if it exists")
+def decode(input: str, output: str, model: str | None, device: str, force: bool) -> None:
+    """Decompress .lic file IN (- for stdin) into an image."""
+    image_format = _output_format(output)
+    _check_output(output, force)
+    data = _read_input(input)
+    container.unpack(data)  # fail fast on damaged files, before loading any model
+    from licodec import api
+
+    image = api.decode(data, model=model, device=device)
+    _write_output(output, force, lambda f: _save_image(image, f, image_format))
+
+
+@main.command()
+@click.argument("file", metavar="FILE")
+def info(file: str) -> None:
+    """Show the header of a .lic file: model, quality, size, bytes, bpp."""
+    from licodec import weights
+
+    data = _read_input(file)
+    header, stream = container.unpack(data)[:2]
+    try:
+        model = weights.find_by_id(header.model_id).name
+    except LicodecError:
+        model = "unknown (not a shipped model)"
+    pixels = header.width * header.height
+    rows = [
+        ("format", f"licodec .lic version {header.version}"),
+        ("model", f"{model} (id {header.model_id.hex()})"),
+        ("quality", f"{header.quality:g}"),
+        ("size", f"{header.width}x{header.height} {header.colour}"),
+        ("bytes", f"{len(data)} (stream {len(stream)}, header+trailer {len(data) - len(stream)})"),
+        ("bpp", f"{8 * len(data) / pixels:.4f}"),
+        ("checksum", "ok"),
+    ]
+    for key, value in rows:
+        click.echo(f"{key:<9} {value}")
+
+
+@main.command()
+@click.argument("reference", metavar="REFERENCE")
+@click.argument("decoded", metavar="DECODED")
+def compare(reference: str, decoded: str) -> None:
+    """Print the PSNR (dB, RGB, 8-bit) of DECODED against REFERENCE."""
+    import numpy as np
+
+    from licodec.images import open_image
+    from licodec.metrics import psnr
+
+    a, b = (np.array(open_image(p).convert("RGB")) for p in (reference, decoded))
+    if a.shape != b.shape:
+        raise LicodecError(f"sizes differ: {a.shape[1]}x{a.shape[0]} vs {b.shape[1]}x{b.shape[0]}")
+    click.echo(f"psnr      {psnr(a, b):.2f} dB")
+
+
+def _check_output(output: str, force: bool) -> None:
+    """Refuse early, before minutes of work, what _write_output would refuse at the end."""
+    if output == "-":
+        return
+    target = Path(output)
+    if target.exists() and not force:
+        raise LicodecError(f"{output} exists (use --force to overwrite)")
+    if not (target.parent if str(target.parent) else Path(".")).is_dir():
+        raise LicodecError(f"output directory {target.parent} does not exist")
+
+
+def _output_format(output: str) -> str:
+    if output == "-":
+        return "PNG"
+    from PIL import Image
+
+    extension = Path(output).suffix.lower()
+    formats = Image.registered_extensions()
+    if extension not in formats:
+        raise LicodecError(f"{output}: unknown image extension {extension or '(none)'!r} (try .png)")
+    return formats[extension]
+
+
+def _save_image(image, f, image_format: str) -> None:
+    try:
+        image.save(f, format=image_format)
+    except (OSError, KeyError, ValueError) as e:
+        raise LicodecError(f"cannot write {image_format}: {e}") from None
+
+
+@main.command()
+@click.option("--arch", required=True, help="architecture: teacher, student, feds-teacher, feds-student")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="folder of training images")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="run folder: checkpoint, log, weights")
+@click.option("--steps", required=True, type=int)
+@click.option("--patch", default=256, show_default=True)
+@click.option("--batch", default=8, show_default=True)
+@click.option("--lr", default=1e-4, show_default=True)
+@click.option("--threads", default=2, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--resume", is_flag=True, help="continue from OUT/checkpoint.pt")
+def train(arch: str, data: str, out: str, steps: int, patch: int, batch: int, lr: float, threads: int,
+          seed: int, resume: bool) -> None:
+    """Rate-distortion training of one variable-rate model; writes OUT/weights.safetensors."""
+    from licodec.config import get_config
+    from licodec.training.train import TrainOptions, train as run
+
+    try:
+        get_config(arch)
+    except KeyError as e:
+        raise LicodecError(str(e.args[0])) from None
+    weights = run(TrainOptions(arch=arch, data=Path(data), out=Path(out), steps=steps, patch=patch, batch=batch,
+                               lr=lr, threads=threads, seed=seed, resume=resume))
+    click.echo(f"wrote {weights}")

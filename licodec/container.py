@@ -1,0 +1,111 @@
+"""The .lic container: header fields and bytes only (no torch). Specified in docs/format.md.
+
+    "LIC" | version | flags | model id (4) | quality | width | height | words | rANS stream | digest (2) | CRC-32 (4)
+
+width, height and the stream's length in 32-bit words are unsigned LEB128 varints, so a
+768×512 image with a stream under 64 KiB has a 16-byte header.
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+from licodec.errors import LicodecError
+
+MAGIC = b"LIC"
+VERSION = 1
+QUALITY_STEPS = 32  # quality is stored in steps of 1/32 from 1.0
+COLOUR_LAYOUTS = ("RGB", "L")
+MAX_SIDE = 1 << 16
+_TRAILER = 6  # digest (2) + CRC-32 (4)
+
+
+@dataclass(frozen=True)
+class Header:
+    model_id: bytes
+    quality: float
+    width: int
+    height: int
+    colour: str = "RGB"
+    version: int = VERSION
+
+
+def quantize_quality(quality: float) -> float:
+    """The quality actually coded: the nearest multiple of 1/32 (stored in one byte)."""
+    return 1 + round((quality - 1) * QUALITY_STEPS) / QUALITY_STEPS
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        if pos >= len(data):
+            raise LicodecError("truncated file: header ends early")
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        pos, shift = pos + 1, shift + 7
+        if not byte & 0x80:
+            return value, pos
+        if shift > 35:
+            raise LicodecError("corrupt file: malformed header field")
+
+
+def pack(header: Header, stream: bytes, digest: int) -> bytes:
+    if len(stream) % 4:
+        raise ValueError("rANS stream must be whole 32-bit words")
+    if not (1 <= header.width <= MAX_SIDE and 1 <= header.height <= MAX_SIDE):
+        raise LicodecError(f"image size {header.width}×{header.height} is outside 1..{MAX_SIDE}")
+    quality_code = round((header.quality - 1) * QUALITY_STEPS)
+    if not 0 <= quality_code <= 255:
+        raise ValueError(f"quality {header.quality} out of range")
+    body = b"".join([
+        MAGIC, bytes([header.version, COLOUR_LAYOUTS.index(header.colour)]), header.model_id,
+        bytes([quality_code]), _varint(header.width - 1), _varint(header.height - 1),
+        _varint(len(stream) // 4), stream, struct.pack("<H", digest & 0xFFFF),
+    ])
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def read_header(data: bytes) -> tuple[Header, int, int]:
+    """Header fields, the stream's offset and its length in bytes; no checksum test."""
+    if len(data) < len(MAGIC) or data[: len(MAGIC)] != MAGIC:
+        raise LicodecError("not a .lic file (bad magic)")
+    if len(data) < 10:
+        raise LicodecError("truncated file: header ends early")
+    version, flags = data[3], data[4]
+    if version != VERSION:
+        raise LicodecError(f"unsupported .lic format version {version} (this licodec reads version {VERSION})")
+    if flags >= len(COLOUR_LAYOUTS):
+        raise LicodecError("corrupt file: unknown colour layout")
+    model_id, quality = bytes(data[5:9]), 1 + data[9] / QUALITY_STEPS
+    width, pos = _read_varint(data, 10)
+    height, pos = _read_varint(data, pos)
+    words, pos = _read_varint(data, pos)
+    if width >= MAX_SIDE or height >= MAX_SIDE:
+        raise LicodecError("corrupt file: image size out of range")
+    header = Header(model_id, quality, width + 1, height + 1, COLOUR_LAYOUTS[flags], version)
+    return header, pos, 4 * words
+
+
+def unpack(data: bytes) -> tuple[Header, bytes, int]:
+    """Header, rANS stream and the 16-bit symbol digest, after checking length and CRC-32."""
+    header, offset, length = read_header(data)
+    expected = offset + length + _TRAILER
+    if len(data) < expected:
+        raise LicodecError(f"truncated file: {len(data)} bytes, the header promises {expected}")
+    if len(data) > expected:
+        raise LicodecError(f"corrupt file: {len(data) - expected} unexpected bytes after the stream")
+    (crc,) = struct.unpack("<I", data[-4:])
+    if zlib.crc32(data[:-4]) != crc:
+        raise LicodecError("corrupt file: checksum mismatch")
+    (digest,) = struct.unpack("<H", data[-6:-4])
+    return header, bytes(data[offset : offset + length]), digest

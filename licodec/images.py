@@ -1,0 +1,40 @@
+"""Reading user images (torch-free): any Pillow format, arrays or paths, with clear errors."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import BinaryIO, Union
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from licodec.errors import LicodecError
+
+ImageLike = Union[Image.Image, np.ndarray, str, Path, BinaryIO]
+
+
+def open_image(image: ImageLike) -> Image.Image:
+    if isinstance(image, Image.Image):
+        return image
+    if isinstance(image, np.ndarray):
+        return Image.fromarray(image)
+    label = image if isinstance(image, (str, Path)) else "input"
+    try:
+        with Image.open(image) as im:
+            im.load()
+            return im
+    except FileNotFoundError:
+        raise LicodecError(f"{label}: no such file") from None
+    except (UnidentifiedImageError, OSError) as e:
+        raise LicodecError(f"{label}: not a readable image ({e.__class__.__name__})") from None
+
+
+def to_rgb(image: Image.Image) -> tuple[Image.Image, str]:
+    """The RGB image to code and the colour layout to restore; alpha is refused unless opaque."""
+    if "A" in image.getbands() or image.info.get("transparency") is not None:
+        alpha = image.convert("RGBA").getchannel("A")
+        if alpha.getextrema() != (255, 255):
+            raise LicodecError("images with transparency are not supported: flatten the alpha channel first")
+    if image.mode.startswith("I") or image.mode == "F":
+        raise LicodecError(f"{image.mode} images are not supported: licodec codes 8-bit greyscale and RGB")
+    colour = "L" if image.mode in ("L", "LA", "1") else "RGB"
+    return image.convert("RGB"), colour

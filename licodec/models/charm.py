@@ -1,0 +1,234 @@
+"""The latent codec: gain units, hyperprior and channel-wise autoregressive (ChARM) slices.
+
+    y ─► ×gain(q) ─► y_g ─► h_a ─► ×gain_z(q) ─► Q ─► ẑ ─► ÷gain_z(q) ─► h_mean_s, h_scale_s ─► side
+                      │                        (factorized prior)                             │
+                      └─► slices y_0 … y_{S-1}: slice i takes μ_i, σ_i from cc_mean_i / cc_scale_i
+                          over (side, ŷ_0 … ŷ_{i-1}); ŷ_i = Q(y_i − μ_i) + μ_i + LRP_i ─► ÷gain(q) ─► ŷ
+
+Variable rate (Cui et al., CVPR 2021, asymmetric gain units): one gain and one inverse gain
+vector per quality level for y and for z; a fractional quality interpolates neighbouring
+levels geometrically. Quantisation is additive noise for the rates and straight-through
+rounding for what later slices and g_s see (Minnen & Singh's "mixed" scheme).
+
+Coding is deterministic by construction: μ and the LRP-corrected ŷ are snapped to multiples of
+1/MEAN_GRID, σ to an index into SCALE_TABLE, and the decoder runs the very same slice-by-slice
+code path on the very same tensors as the encoder (docs/format.md says what this guarantees).
+"""
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from licodec.config import CodecConfig
+from licodec.entropy import StreamReader, StreamWriter, TableSet, gaussian_tables
+from licodec.models.entropy_models import SCALE_BOUND, FactorizedPrior, gaussian_likelihood
+from licodec.models.layers import conv, subpel_conv
+
+SCALE_LEVELS = 128
+SCALE_MAX = 256.0
+MEAN_GRID = 256
+SYMBOL_LIMIT = 2**30  # latent values beyond ±2^30 are clamped; entropy.py codes up to ±2^31
+
+
+def scale_table() -> Tensor:
+    return torch.exp(torch.linspace(math.log(SCALE_BOUND), math.log(SCALE_MAX), SCALE_LEVELS, dtype=torch.float64))
+
+
+@lru_cache(maxsize=1)
+def _gaussian_tables() -> TableSet:
+    return gaussian_tables(scale_table().numpy())
+
+
+def ste_round(x: Tensor) -> Tensor:
+    """Round forward, identity backward."""
+    return x + (torch.round(x) - x).detach()
+
+
+def _snap(x: Tensor) -> Tensor:
+    return torch.round(x * MEAN_GRID) / MEAN_GRID
+
+
+def _crc(symbols: Tensor, digest: int) -> int:
+    return zlib.crc32(symbols.to(torch.int32).cpu().numpy().tobytes(), digest)
+
+
+def _slice_transform(in_ch: int, hidden: tuple[int, ...], out_ch: int) -> nn.Sequential:
+    widths = (in_ch, *hidden)
+    layers: list[nn.Module] = []
+    for a, b in zip(widths[:-1], widths[1:]):
+        layers += [conv(a, b), nn.GELU()]
+    return nn.Sequential(*layers, conv(widths[-1], out_ch))
+
+
+class GainUnits(nn.Module):
+    """Per-level channel gains and inverse gains, interpolated in the log domain for fractional q."""
+
+    def __init__(self, levels: int, channels: int, init_log_gain: Tensor) -> None:
+        super().__init__()
+        self.log_gain = nn.Parameter(init_log_gain[:, None].repeat(1, channels).clone())
+        self.log_inverse = nn.Parameter(-init_log_gain[:, None].repeat(1, channels).clone())
+
+    def _interpolate(self, table: Tensor, quality: Tensor) -> Tensor:
+        levels = table.shape[0]
+        position = (quality.to(table.dtype) - 1).clamp(0, levels - 1)
+        low = position.floor().long().clamp(max=levels - 2)
+        weight = (position - low)[:, None]
+        log_gain = table[low] * (1 - weight) + table[low + 1] * weight
+        return torch.exp(log_gain)[:, :, None, None]
+
+    def gain(self, quality: Tensor) -> Tensor:
+        return self._interpolate(self.log_gain, quality)
+
+    def inverse(self, quality: Tensor) -> Tensor:
+        return self._interpolate(self.log_inverse, quality)
+
+
+@dataclass
+class LatentStreams:
+    data: bytes  # one rANS stream: z, then the y slices in order
+    y_hat: Tensor  # what g_s receives (after the inverse gain)
+    digest: int  # CRC-32 of every coded symbol, to catch a decoder that drifted
+
+
+class ChARMLatentCodec(nn.Module):
+    def __init__(self, config: CodecConfig) -> None:
+        super().__init__()
+        m, n, nz, s = config.M, config.N, config.hyper_channels, config.slices
+        self.slices, self.slice_channels = s, config.slice_channels
+        self.max_support = config.max_support_slices
+        self.h_a = nn.Sequential(conv(m, n), nn.GELU(), conv(n, n, stride=2), nn.GELU(), conv(n, nz, stride=2))
+        self.h_mean_s = nn.Sequential(conv(nz, n), nn.GELU(), subpel_conv(n, n), nn.GELU(), subpel_conv(n, m))
+        self.h_scale_s = nn.Sequential(conv(nz, n), nn.GELU(), subpel_conv(n, n), nn.GELU(), subpel_conv(n, m))
+        self.prior = FactorizedPrior(nz)
+        sc, hidden = config.slice_channels, config.slice_hidden
+        self.cc_mean = nn.ModuleList(_slice_transform(m + sc * self._support(i), hidden, sc) for i in range(s))
+        self.cc_scale = nn.ModuleList(_slice_transform(m + sc * self._support(i), hidden, sc) for i in range(s))
+        self.lrp = nn.ModuleList(_slice_transform(m + sc * (self._support(i) + 1), hidden, sc) for i in range(s))
+        lambdas = torch.tensor(config.lambdas)
+        # Optimal quantiser step ∝ 1/sqrt(λ) at high rate: start the gains there.
+        self.y_gain = GainUnits(config.levels, m, 0.5 * torch.log(lambdas / lambdas[config.levels // 2]))
+        self.z_gain = GainUnits(config.levels, nz, torch.zeros(config.levels))
+        table = scale_table()
+        # Geometric midpoints: σ maps to the table entry nearest in log scale. (CompressAI's
+        # "smallest entry ≥ σ" cost this codec 5-8 % of the y rate at low rates.)
+        self.register_buffer("scale_boundaries", torch.sqrt(table[:-1] * table[1:]).float(), persistent=False)
+        self._z_tables: TableSet | None = None
+
+    def _support(self, i: int) -> int:
+        return i if self.max_support < 0 else min(i, self.max_support)
+
+    def _slice_parameters(self, i: int, side: tuple[Tensor, Tensor], decoded: list[Tensor]):
+        support = decoded[: self._support(i)]
+        mean_support = torch.cat([side[0], *support], dim=1)
+        mean = self.cc_mean[i](mean_support)
+        scale = self.cc_scale[i](torch.cat([side[1], *support], dim=1))
+        return mean, scale, mean_support
+
+    def _lrp(self, i: int, mean_support: Tensor, y_hat_slice: Tensor) -> Tensor:
+        return 0.5 * torch.tanh(self.lrp[i](torch.cat([mean_support, y_hat_slice], dim=1)))
+
+    def _side(self, z_hat: Tensor) -> tuple[Tensor, Tensor]:
+        return self.h_mean_s(z_hat), self.h_scale_s(z_hat)
+
+    def forward(self, y: Tensor, quality: Tensor) -> dict:
+        """Training (noise) or evaluation (rounding) pass: ŷ, likelihoods, and ChARM internals."""
+        y_gained = y * self.y_gain.gain(quality)
+        z = self.h_a(y_gained) * self.z_gain.gain(quality)
+        medians = self.prior.medians().view(1, -1, 1, 1)
+        if self.training:
+            z_likelihood = self.prior.likelihood(z + torch.empty_like(z).uniform_(-0.5, 0.5))
+            z_hat = ste_round(z - medians) + medians
+        else:
+            z_hat = torch.round(z - medians) + medians
+            z_likelihood = self.prior.likelihood(z_hat)
+        side = self._side(z_hat * self.z_gain.inverse(quality))
+        decoded, likelihoods, means, scales = [], [], [], []
+        for i, y_slice in enumerate(y_gained.chunk(self.slices, dim=1)):
+            mean, scale, mean_support = self._slice_parameters(i, side, decoded)
+            if self.training:
+                likelihoods.append(gaussian_likelihood(y_slice + torch.empty_like(y_slice).uniform_(-0.5, 0.5), scale, mean))
+                y_hat_slice = ste_round(y_slice - mean) + mean
+            else:
+                y_hat_slice = torch.round(y_slice - mean) + mean
+                likelihoods.append(gaussian_likelihood(y_hat_slice, scale, mean))
+            decoded.append(y_hat_slice + self._lrp(i, mean_support, y_hat_slice))
+            means.append(mean)
+            scales.append(scale)
+        y_hat = torch.cat(decoded, dim=1) * self.y_gain.inverse(quality)
+        return {
+            "y_hat": y_hat,
+            "likelihoods": {"y": torch.cat(likelihoods, dim=1), "z": z_likelihood},
+            "means": torch.cat(means, dim=1),
+            "scales": torch.cat(scales, dim=1),
+        }
+
+    # --- coding -------------------------------------------------------------------------------
+
+    def z_tables(self) -> TableSet:
+        """Integer tables of the factorized prior; rebuild with `refresh_tables()` after training."""
+        if self._z_tables is None:
+            self.refresh_tables()
+        assert self._z_tables is not None
+        return self._z_tables
+
+    def refresh_tables(self) -> None:
+        self._z_tables = TableSet(*self.prior.probability_tables())
+
+    def _z_table_index(self, shape: tuple[int, ...]) -> np.ndarray:
+        return np.broadcast_to(np.arange(shape[1]).reshape(1, -1, 1, 1), shape)
+
+    def _scale_index(self, scale: Tensor) -> np.ndarray:
+        """Index of the table σ nearest (in log scale) to the predicted σ."""
+        return torch.bucketize(scale, self.scale_boundaries).cpu().numpy()
+
+    @torch.no_grad()
+    def compress(self, y: Tensor, quality: float) -> LatentStreams:
+        q = torch.tensor([quality], device=y.device)
+        y_gained = y * self.y_gain.gain(q)
+        z = self.h_a(y_gained) * self.z_gain.gain(q)
+        medians = self.prior.medians().view(1, -1, 1, 1)
+        writer, digest = StreamWriter(), 0
+        z_symbols = torch.round(z - medians).clamp(-SYMBOL_LIMIT, SYMBOL_LIMIT)
+        writer.write(z_symbols.cpu().numpy(), self._z_table_index(z.shape), self.z_tables())
+        digest = _crc(z_symbols, digest)
+        side = self._side((z_symbols + medians) * self.z_gain.inverse(q))
+        decoded: list[Tensor] = []
+        for i, y_slice in enumerate(y_gained.chunk(self.slices, dim=1)):
+            mean, scale, mean_support = self._slice_parameters(i, side, decoded)
+            mean = _snap(mean)
+            symbols = torch.round(y_slice - mean).clamp(-SYMBOL_LIMIT, SYMBOL_LIMIT)
+            writer.write(symbols.cpu().numpy(), self._scale_index(scale), _gaussian_tables())
+            digest = _crc(symbols, digest)
+            decoded.append(self._reconstruct_slice(i, symbols, mean, mean_support))
+        y_hat = torch.cat(decoded, dim=1) * self.y_gain.inverse(q)
+        return LatentStreams(writer.finish(), y_hat, digest)
+
+    @torch.no_grad()
+    def decompress(self, data: bytes, z_shape: tuple[int, int], quality: float) -> tuple[Tensor, int]:
+        """ŷ (after the inverse gain) and the digest of the decoded symbols."""
+        q = torch.tensor([quality], device=self.scale_boundaries.device)
+        reader, digest = StreamReader(data), 0
+        medians = self.prior.medians().view(1, -1, 1, 1)
+        z_index = self._z_table_index((1, medians.shape[1], *z_shape))
+        z_symbols = torch.from_numpy(reader.read(z_index, self.z_tables())).to(medians)
+        digest = _crc(z_symbols, digest)
+        side = self._side((z_symbols + medians) * self.z_gain.inverse(q))
+        decoded: list[Tensor] = []
+        for i in range(self.slices):
+            mean, scale, mean_support = self._slice_parameters(i, side, decoded)
+            mean = _snap(mean)
+            symbols = torch.from_numpy(reader.read(self._scale_index(scale), _gaussian_tables())).to(mean)
+            digest = _crc(symbols, digest)
+            decoded.append(self._reconstruct_slice(i, symbols, mean, mean_support))
+        reader.finish()
+        return torch.cat(decoded, dim=1) * self.y_gain.inverse(q), digest
+
+    def _reconstruct_slice(self, i: int, symbols: Tensor, mean: Tensor, mean_support: Tensor) -> Tensor:
+        y_hat_slice = symbols + mean
+        return _snap(y_hat_slice + self._lrp(i, mean_support, y_hat_slice))

@@ -1,0 +1,68 @@
+"""The codec model: a composition of g_a, one latent codec and g_s.
+
+    x ─► pad to ×64 ─► g_a ─► y ─► ChARMLatentCodec ─► ŷ ─► g_s ─► crop ─► x̂
+                                  (gains, hyperprior, slices, rANS)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from licodec.config import CodecConfig
+from licodec.models.charm import ChARMLatentCodec
+from licodec.models.transforms import AnalysisTransform, SynthesisTransform
+
+PAD_MULTIPLE = 64  # 4 stride-2 steps in g_a and 2 more in h_a
+
+
+@dataclass
+class CompressedImage:
+    data: bytes
+    y_hat: Tensor
+    digest: int
+
+
+def pad_image(x: Tensor) -> Tensor:
+    """Replicate the last row/column up to a multiple of 64: cheaper to code than zeros."""
+    h, w = x.shape[-2:]
+    return F.pad(x, (0, (-w) % PAD_MULTIPLE, 0, (-h) % PAD_MULTIPLE), mode="replicate")
+
+
+def latent_shape(height: int, width: int) -> tuple[int, int]:
+    """Spatial size of z for an image of this size (after padding)."""
+    return -(-height // PAD_MULTIPLE), -(-width // PAD_MULTIPLE)
+
+
+class LicModel(nn.Module):
+    def __init__(self, config: CodecConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.g_a = AnalysisTransform(config)
+        self.g_s = SynthesisTransform(config)
+        self.latent_codec = ChARMLatentCodec(config)
+
+    def forward(self, x: Tensor, quality: Tensor, features: bool = False) -> dict:
+        """x in [0, 1], sizes a multiple of 64; quality: [B] levels in [1, levels]."""
+        y, features_a = self.g_a(x, features=True)
+        out = self.latent_codec(y, quality)
+        x_hat, features_s = self.g_s(out["y_hat"], features=True)
+        out.update(x_hat=x_hat, y=y)
+        if features:
+            out.update(features_a=features_a, features_s=features_s)
+        return out
+
+    @torch.no_grad()
+    def compress(self, x: Tensor, quality: float) -> CompressedImage:
+        """x: [1, 3, H, W] in [0, 1], any size."""
+        streams = self.latent_codec.compress(self.g_a(pad_image(x)), quality)
+        return CompressedImage(streams.data, streams.y_hat, streams.digest)
+
+    @torch.no_grad()
+    def decompress(self, data: bytes, height: int, width: int, quality: float) -> tuple[Tensor, Tensor, int]:
+        """x̂ [1, 3, H, W] clamped to [0, 1], ŷ, and the digest of the decoded symbols."""
+        y_hat, digest = self.latent_codec.decompress(data, latent_shape(height, width), quality)
+        x_hat = self.g_s(y_hat)[:, :, :height, :width].clamp(0, 1)
+        return x_hat, y_hat, digest

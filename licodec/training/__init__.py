@@ -1,0 +1,1 @@
+"""Rate-distortion training: data, losses and the training loop."""

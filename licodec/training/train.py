@@ -1,0 +1,133 @@
+"""The training loop: variable-rate RD training with resumable checkpoints and a JSONL log.
+
+Checkpoints hold the model, both optimisers, the step and every RNG state, so a run killed at
+any moment continues with `--resume` exactly as if it had not stopped.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from licodec.config import get_config
+from licodec.models import LicModel
+from licodec.training.data import CropSampler
+from licodec.training.losses import rate_distortion
+from licodec.weights import save_weights
+
+
+@dataclass
+class TrainOptions:
+    arch: str
+    data: Path
+    out: Path
+    steps: int
+    patch: int = 256
+    batch: int = 8
+    lr: float = 1e-4
+    aux_lr: float = 1e-3
+    lr_drop: float = 0.85  # fraction of the steps after which the learning rate is divided by 10
+    clip: float = 1.0
+    seed: int = 0
+    threads: int = 2
+    checkpoint_minutes: float = 5.0
+    channels_last: bool = True
+    resume: bool = False
+
+
+def _split_parameters(model: LicModel) -> tuple[list, list]:
+    """The prior's quantiles learn only from the aux loss, with their own optimiser."""
+    main, aux = [], []
+    for name, param in model.named_parameters():
+        (aux if name.endswith("quantiles") else main).append(param)
+    return main, aux
+
+
+def _learning_rate(opts: TrainOptions, step: int) -> float:
+    return opts.lr * (0.1 if step >= opts.lr_drop * opts.steps else 1.0)
+
+
+def _save_checkpoint(path: Path, model, optimizer, aux_optimizer, sampler: CropSampler, step: int) -> None:
+    state = {
+        "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        "aux_optimizer": aux_optimizer.state_dict(), "step": step,
+        "torch_rng": torch.get_rng_state(), "sampler_rng": sampler.generator.get_state(),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)  # a kill during the save leaves the previous checkpoint intact
+
+
+def train(opts: TrainOptions) -> Path:
+    """Train; returns the exported weights file (out/weights.safetensors)."""
+    torch.set_num_threads(opts.threads)
+    torch.manual_seed(opts.seed)
+    opts.out.mkdir(parents=True, exist_ok=True)
+    config = get_config(opts.arch)
+    model = LicModel(config).train()
+    if opts.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    main_params, aux_params = _split_parameters(model)
+    optimizer = torch.optim.Adam(main_params, lr=opts.lr)
+    aux_optimizer = torch.optim.Adam(aux_params, lr=opts.aux_lr)
+    sampler = CropSampler(opts.data, opts.patch, seed=opts.seed)
+    checkpoint, start = opts.out / "checkpoint.pt", 0
+    if opts.resume and checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        aux_optimizer.load_state_dict(state["aux_optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        sampler.generator.set_state(state["sampler_rng"])
+        start = state["step"]
+    lambdas = torch.tensor(config.lambdas)
+    weights = opts.out / "weights.safetensors"
+    provenance = {k: str(v) for k, v in asdict(opts).items() if k not in ("resume", "out")}
+    last_save, began = time.monotonic(), time.monotonic()
+    with open(opts.out / "log.jsonl", "a") as log:
+        bar = tqdm(range(start, opts.steps), initial=start, total=opts.steps, disable=not sys.stderr.isatty())
+        for step in bar:
+            lr = _learning_rate(opts, step)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            x = sampler.batch(opts.batch)
+            quality = torch.randint(1, config.levels + 1, (opts.batch,), generator=sampler.generator)
+            if opts.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            terms = rate_distortion(model(x, quality.float()), x, lambdas[quality - 1])
+            optimizer.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            torch.nn.utils.clip_grad_norm_(main_params, opts.clip)
+            optimizer.step()
+            aux_loss = model.latent_codec.prior.aux_loss()
+            aux_optimizer.zero_grad(set_to_none=True)
+            aux_loss.backward()
+            aux_optimizer.step()
+            record = {k: round(float(v.detach()), 5) for k, v in terms.items()}
+            record.update(step=step + 1, aux=round(float(aux_loss.detach()), 3), lr=lr,
+                          seconds=round(time.monotonic() - began, 1))
+            if not math.isfinite(record["loss"]):
+                raise RuntimeError(f"loss is {record['loss']} at step {step + 1}")
+            log.write(json.dumps(record) + "\n")
+            log.flush()
+            bar.set_postfix(loss=record["loss"], bpp=record["bpp"], psnr=record["psnr"])
+            finished = step + 1 == opts.steps
+            if finished or time.monotonic() - last_save > 60 * opts.checkpoint_minutes:
+                _save_checkpoint(checkpoint, model, optimizer, aux_optimizer, sampler, step + 1)
+                save_weights(_export_copy(model, config), weights, opts.arch, {**provenance, "step": step + 1})
+                last_save = time.monotonic()
+    return weights
+
+
+def _export_copy(model: LicModel, config) -> LicModel:
+    """A contiguous-format eval copy, so exported tensors do not depend on channels-last."""
+    copy = LicModel(config)
+    copy.load_state_dict({k: v.contiguous() for k, v in model.state_dict().items()})
+    return copy.eval()

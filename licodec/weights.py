@@ -1,0 +1,129 @@
+"""Weights files (safetensors) and the registry of shipped models.
+
+A weights file is self-describing: its metadata holds the architecture config, the λ table,
+provenance and a content hash of the tensors; the first 4 bytes of that hash are the model id
+written into every .lic file, so a file never decodes with other weights.
+Reading metadata is torch-free (`licodec info` must start fast); building a model imports torch.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from licodec.config import CodecConfig
+from licodec.errors import LicodecError
+
+if TYPE_CHECKING:
+    from licodec.models import LicModel
+
+FORMAT = "licodec-weights/1"
+MODEL_ID_BYTES = 4
+SHIPPED = ("student", "teacher")
+
+
+def weights_dir() -> Path:
+    """Shipped weights: $LICODEC_WEIGHTS, else the repository's weights/ folder."""
+    return Path(os.environ.get("LICODEC_WEIGHTS", Path(__file__).resolve().parent.parent / "weights"))
+
+
+@dataclass(frozen=True)
+class WeightsInfo:
+    path: Path
+    name: str
+    config: CodecConfig
+    content_hash: str  # sha256 hex of the tensors
+    metadata: dict
+
+    @property
+    def model_id(self) -> bytes:
+        return bytes.fromhex(self.content_hash)[:MODEL_ID_BYTES]
+
+
+def read_info(path: str | Path) -> WeightsInfo:
+    """The metadata of a safetensors weights file, without importing torch."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            (length,) = struct.unpack("<Q", f.read(8))
+            header = json.loads(f.read(length))
+        meta = header["__metadata__"]
+        if meta.get("format") != FORMAT:
+            raise ValueError("not a licodec weights file")
+        return WeightsInfo(path, meta["name"], CodecConfig.from_json(meta["config"]), meta["content_hash"], meta)
+    except OSError as e:
+        raise LicodecError(f"cannot read weights {path}: {e.strerror}") from None
+    except (ValueError, KeyError, TypeError, struct.error) as e:
+        raise LicodecError(f"{path} is not a licodec weights file ({e})") from None
+
+
+def resolve(spec: str) -> WeightsInfo:
+    """'student', 'teacher' (shipped) or a path to a weights file."""
+    if spec in SHIPPED:
+        path = weights_dir() / f"{spec}.safetensors"
+        if not path.exists():
+            raise LicodecError(f"shipped weights {path} are missing")
+        return read_info(path)
+    if not Path(spec).is_file():
+        raise LicodecError(f"no model named {spec!r}: use {' or '.join(SHIPPED)}, or a path to a .safetensors file")
+    return read_info(spec)
+
+
+def find_by_id(model_id: bytes, extra: list[WeightsInfo] = ()) -> WeightsInfo:  # type: ignore[assignment]
+    """The weights whose id a .lic file names: given ones first, then the shipped ones."""
+    candidates = list(extra) + [read_info(p) for p in sorted(weights_dir().glob("*.safetensors"))]
+    for info in candidates:
+        if info.model_id == model_id:
+            return info
+    raise LicodecError(f"no weights with model id {model_id.hex()} (encoded with other weights? pass --model PATH)")
+
+
+def content_hash(state: dict) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().cpu().contiguous()
+        digest.update(name.encode())
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(tensor.numpy().tobytes())
+    return digest.hexdigest()
+
+
+def save_weights(model: "LicModel", path: str | Path, name: str, provenance: dict) -> str:
+    """Write a weights file atomically; returns its content hash."""
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    digest = content_hash(state)
+    metadata = {
+        "format": FORMAT,
+        "name": name,
+        "config": model.config.to_json(),
+        "lambdas": json.dumps(list(model.config.lambdas)),
+        "content_hash": digest,
+        "provenance": json.dumps(provenance, sort_keys=True),
+    }
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(state, str(tmp), metadata=metadata)
+    os.replace(tmp, path)
+    return digest
+
+
+def load_model(info: WeightsInfo) -> "LicModel":
+    """Build the model from the file's config and load its tensors (hash checked)."""
+    from safetensors.torch import load_file
+
+    from licodec.models import LicModel
+
+    state = load_file(str(info.path))
+    if content_hash(state) != info.content_hash:
+        raise LicodecError(f"{info.path}: tensors do not match the content hash in its metadata (damaged file?)")
+    model = LicModel(info.config)
+    model.load_state_dict(state)
+    model.eval()
+    model.latent_codec.refresh_tables()
+    return model

@@ -1,0 +1,67 @@
+"""Shared fixtures: tiny random models for fast tests, the shipped weights, and the Kodak images."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from licodec.config import CodecConfig
+from licodec.models import LicModel
+from licodec.weights import save_weights
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("LICODEC_SHARED", REPO.parent / "shared"))
+KODAK = SHARED / "data" / "kodak"
+
+# Small enough for a CPU test in milliseconds, with every part of the real architecture.
+TINY = CodecConfig(N=16, M=24, hyper_channels=16, slices=4, max_support_slices=2, slice_hidden=(16,),
+                   blocks_per_group=1, attention_layers=2, attention_window=4, attention_heads=2, mlp_ratio=2.0)
+
+
+@pytest.fixture(autouse=True)
+def _two_threads():
+    torch.set_num_threads(2)
+
+
+def tiny_model(seed: int = 0, config: CodecConfig = TINY) -> LicModel:
+    torch.manual_seed(seed)
+    model = LicModel(config)
+    # Random init leaves y ≈ 0; widen it so the tests code real, multi-bin symbols.
+    with torch.no_grad():
+        model.g_a.stages[-1].weight.mul_(30)
+    return model.eval()
+
+
+@pytest.fixture
+def tiny_weights(tmp_path: Path, monkeypatch) -> Path:
+    """A weights folder holding tiny random 'student' and 'teacher' files, made the shipped ones."""
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    for seed, name in enumerate(("student", "teacher")):
+        save_weights(tiny_model(seed), folder / f"{name}.safetensors", name, {"test": True})
+    monkeypatch.setenv("LICODEC_WEIGHTS", str(folder))
+    return folder
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    """A small natural-looking image: a crop of a Kodak photo (needs ../shared)."""
+    path = tmp_path / "photo.png"
+    kodak_image(1).crop((200, 100, 296, 180)).save(path)
+    return path
+
+
+def kodak_image(index: int) -> Image.Image:
+    path = KODAK / f"kodim{index:02d}.png"
+    if not path.exists():
+        pytest.fail(f"{path} is missing: the tests need ../shared/data/kodak (or LICODEC_SHARED)")
+    with Image.open(path) as im:
+        return im.convert("RGB")
+
+
+def to_tensor(image: Image.Image) -> torch.Tensor:
+    return torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255

@@ -1,0 +1,169 @@
+"""The command line: round trips through files and pipes, and every error path is one clean line."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from licodec.cli import main
+
+
+def run(*args: str, stdin: bytes | None = None):
+    result = CliRunner().invoke(main, list(args), input=stdin)
+    return result
+
+
+def encode(photo: Path, out: Path, *extra: str):
+    result = run("encode", str(photo), "-o", str(out), *extra)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def assert_clean_error(result, message: str):
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit)
+    lines = [line for line in result.output.splitlines() if line.startswith("licodec: error")]
+    assert len(lines) == 1
+
+
+def test_encode_decode_info(tiny_weights, photo, tmp_path):
+    lic = encode(photo, tmp_path / "a.lic", "-q", "6")
+    result = run("decode", str(lic), "-o", str(tmp_path / "a.png"))
+    assert result.exit_code == 0, result.output
+    decoded = Image.open(tmp_path / "a.png")
+    assert decoded.size == Image.open(photo).size and decoded.mode == "RGB"
+    info = run("info", str(lic))
+    assert info.exit_code == 0
+    assert "student" in info.output and "96x80" in info.output and "quality   6" in info.output
+
+
+def test_any_pillow_output_format(tiny_weights, photo, tmp_path):
+    lic = encode(photo, tmp_path / "a.lic")
+    for name, fmt in [("a.jpg", "JPEG"), ("a.webp", "WEBP"), ("a.bmp", "BMP")]:
+        assert run("decode", str(lic), "-o", str(tmp_path / name)).exit_code == 0
+        assert Image.open(tmp_path / name).format == fmt
+
+
+def test_stdin_and_stdout(tiny_weights, photo, tmp_path):
+    encoded = run("encode", "-", "-o", "-", stdin=photo.read_bytes())
+    assert encoded.exit_code == 0
+    assert encoded.stdout_bytes[:3] == b"LIC"
+    decoded = run("decode", "-", "-o", "-", stdin=encoded.stdout_bytes)
+    assert decoded.exit_code == 0 and decoded.stdout_bytes[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_greyscale_images_decode_greyscale(tiny_weights, photo, tmp_path):
+    grey = tmp_path / "grey.png"
+    Image.open(photo).convert("L").save(grey)
+    lic = encode(grey, tmp_path / "g.lic")
+    assert run("decode", str(lic), "-o", str(tmp_path / "g.png")).exit_code == 0
+    assert Image.open(tmp_path / "g.png").mode == "L"
+
+
+def test_teacher_and_explicit_model_path(tiny_weights, photo, tmp_path):
+    lic = encode(photo, tmp_path / "t.lic", "--model", "teacher")
+    assert "teacher" in run("info", str(lic)).output
+    lic2 = encode(photo, tmp_path / "p.lic", "--model", str(tiny_weights / "student.safetensors"))
+    assert run("decode", str(lic2), "-o", str(tmp_path / "p.png")).exit_code == 0
+
+
+def test_refuses_to_overwrite_without_force(tiny_weights, photo, tmp_path):
+    out = tmp_path / "a.lic"
+    out.write_bytes(b"precious")
+    assert_clean_error(run("encode", str(photo), "-o", str(out)), "exists (use --force")
+    assert out.read_bytes() == b"precious"
+    encode(photo, out, "--force")
+    assert out.read_bytes()[:3] == b"LIC"
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: b"XYZ" + d[3:], "not a .lic file"),
+    (lambda d: d[: len(d) // 2], "truncated"),
+    (lambda d: d[:40] + bytes([d[40] ^ 0xFF]) + d[41:], "corrupt"),
+    (lambda d: d[:5] + b"\x00\x00\x00\x00" + d[9:], "corrupt"),  # other model id, stale CRC
+])
+def test_damaged_files(tiny_weights, photo, tmp_path, damage, message):
+    data = encode(photo, tmp_path / "a.lic").read_bytes()
+    bad = tmp_path / "bad.lic"
+    bad.write_bytes(damage(data))
+    assert_clean_error(run("decode", str(bad), "-o", str(tmp_path / "out.png")), message)
+    assert_clean_error(run("info", str(bad)), message)
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_wrong_model_id(tiny_weights, photo, tmp_path):
+    from licodec import container
+
+    data = encode(photo, tmp_path / "a.lic").read_bytes()
+    header, stream, digest = container.unpack(data)
+    foreign = container.Header(b"\xde\xad\xbe\xef", header.quality, header.width, header.height)
+    bad = tmp_path / "foreign.lic"
+    bad.write_bytes(container.pack(foreign, stream, digest))
+    assert_clean_error(run("decode", str(bad), "-o", str(tmp_path / "out.png")), "no weights with model id deadbeef")
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_unreadable_and_missing_inputs(tiny_weights, tmp_path):
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"this is not an image")
+    assert_clean_error(run("encode", str(junk), "-o", str(tmp_path / "a.lic")), "not a readable image")
+    assert_clean_error(run("encode", str(tmp_path / "nope.png"), "-o", str(tmp_path / "a.lic")), "no such file")
+    assert_clean_error(run("decode", str(tmp_path / "nope.lic"), "-o", str(tmp_path / "a.png")), "no such file")
+    assert not list(tmp_path.glob("a.*"))
+
+
+def test_missing_output_directory(tiny_weights, photo, tmp_path):
+    result = run("encode", str(photo), "-o", str(tmp_path / "no" / "such" / "a.lic"))
+    assert_clean_error(result, "output directory")
+    lic = encode(photo, tmp_path / "a.lic")
+    assert_clean_error(run("decode", str(lic), "-o", str(tmp_path / "no" / "a.png")), "output directory")
+
+
+def test_bad_options(tiny_weights, photo, tmp_path):
+    assert_clean_error(run("encode", str(photo), "-o", str(tmp_path / "a.lic"), "-q", "9"), "outside 1..8")
+    assert_clean_error(run("encode", str(photo), "-o", str(tmp_path / "a.lic"), "--model", "huge"), "no model named")
+    lic = encode(photo, tmp_path / "a.lic")
+    assert_clean_error(run("decode", str(lic), "-o", str(tmp_path / "a.xyz")), "unknown image extension")
+
+
+def test_transparency_is_refused(tiny_weights, tmp_path):
+    rgba = np.zeros((16, 16, 4), dtype=np.uint8)
+    rgba[..., 3] = 128
+    path = tmp_path / "alpha.png"
+    Image.fromarray(rgba, "RGBA").save(path)
+    assert_clean_error(run("encode", str(path), "-o", str(tmp_path / "a.lic")), "transparency")
+
+
+def _fresh_python(code: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ}
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_help_and_info_do_not_import_torch(tiny_weights, photo, tmp_path):
+    lic = encode(photo, tmp_path / "a.lic")
+    code = (
+        "import sys\nfrom licodec.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "print('torch' in sys.modules)"
+    )
+    for args in (["--help"], ["encode", "--help"], ["info", str(lic)]):
+        result = _fresh_python(code, *args)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip().endswith("False"), args
+
+
+def test_real_process_exit_code_and_single_line(tiny_weights, tmp_path):
+    bad = tmp_path / "bad.lic"
+    bad.write_bytes(b"hello")
+    result = subprocess.run([sys.executable, "-m", "licodec", "decode", str(bad), "-o", str(tmp_path / "x.png")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "licodec: error: not a .lic file (bad magic)"

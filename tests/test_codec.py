@@ -1,0 +1,83 @@
+"""The model's coding path: decode(encode(x)) gives the encoder's ŷ, for any size, quality, thread count."""
+import pytest
+import torch
+
+from licodec.config import CONFIGS
+from licodec.models import LicModel
+from licodec.models.charm import GainUnits
+from licodec.models.swin import SwinV2Attention
+
+from conftest import kodak_image, tiny_model, to_tensor
+
+
+def _round_trip(model: LicModel, x: torch.Tensor, quality: float):
+    compressed = model.compress(x, quality)
+    x_hat, y_hat, digest = model.decompress(compressed.data, x.shape[2], x.shape[3], quality)
+    return compressed, x_hat, y_hat, digest
+
+
+@pytest.mark.parametrize("size", [(64, 64), (45, 70), (1, 1), (130, 67)])
+@pytest.mark.parametrize("quality", [1, 3.5, 8])
+def test_decoder_reproduces_encoder_latents(size, quality):
+    model = tiny_model()
+    x = torch.rand(1, 3, *size)
+    compressed, x_hat, y_hat, digest = _round_trip(model, x, quality)
+    assert torch.equal(y_hat, compressed.y_hat)
+    assert digest == compressed.digest
+    assert x_hat.shape == x.shape and 0 <= x_hat.min() and x_hat.max() <= 1
+
+
+def test_decoding_with_one_thread_matches_encoding_with_two():
+    model = tiny_model()
+    x = to_tensor(kodak_image(3).crop((0, 0, 256, 192)))
+    torch.set_num_threads(2)
+    compressed = model.compress(x, 5)
+    torch.set_num_threads(1)
+    _, y_hat, digest = model.decompress(compressed.data, 192, 256, 5)
+    assert torch.equal(y_hat, compressed.y_hat) and digest == compressed.digest
+
+
+def test_compress_matches_the_evaluation_forward_pass():
+    """The coded ŷ is the model's own quantised latent (up to the 1/256 grid snapping)."""
+    model = tiny_model()
+    x = torch.rand(1, 3, 64, 64)
+    compressed = model.compress(x, 4)
+    forward = model(x, torch.tensor([4.0]))
+    assert torch.allclose(compressed.y_hat, forward["y_hat"], atol=0.02)
+
+
+def test_fractional_quality_interpolates_gains_geometrically():
+    gains = GainUnits(8, 3, torch.linspace(-1, 1, 8))
+    with torch.no_grad():
+        gains.log_gain.normal_()
+    between = gains.gain(torch.tensor([3.5]))
+    assert torch.allclose(between, torch.sqrt(gains.gain(torch.tensor([3.0])) * gains.gain(torch.tensor([4.0]))))
+    assert torch.allclose(gains.gain(torch.tensor([8.0])), torch.exp(gains.log_gain[7]).view(1, 3, 1, 1))
+
+
+def test_swin_attention_keeps_shape_for_any_size():
+    attention = SwinV2Attention(dim=8, layers=2, window=4, heads=2, mlp_ratio=2.0)
+    for h, w in [(8, 8), (5, 11), (2, 2)]:
+        assert attention(torch.rand(2, 8, h, w)).shape == (2, 8, h, w)
+
+
+def _parameters(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_shipped_architectures_fit_their_budgets():
+    teacher, student = (_parameters(LicModel(CONFIGS[n])) for n in ("teacher", "student"))
+    assert teacher <= 12e6
+    assert student <= 0.37 * teacher
+    assert CONFIGS["teacher"].attention_layers and not CONFIGS["student"].attention_layers
+    assert (CONFIGS["teacher"].slices, CONFIGS["student"].slices) == (8, 5)
+
+
+@pytest.mark.parametrize("name", ["feds-teacher", "feds-student", "teacher", "student"])
+def test_every_named_architecture_codes_a_kodak_sized_image(name):
+    torch.manual_seed(0)
+    model = LicModel(CONFIGS[name]).eval()
+    x = to_tensor(kodak_image(23))
+    compressed, x_hat, y_hat, digest = _round_trip(model, x, 4)
+    assert torch.equal(y_hat, compressed.y_hat) and digest == compressed.digest
+    assert x_hat.shape == (1, 3, 512, 768)

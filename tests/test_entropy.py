@@ -1,0 +1,56 @@
+"""rANS coding: every integer round-trips, tables are proper distributions, damage is caught."""
+import numpy as np
+import pytest
+
+from licodec.entropy import StreamReader, StreamWriter, TableSet, gaussian_tables
+from licodec.errors import LicodecError
+from licodec.models.charm import scale_table
+
+
+@pytest.fixture(scope="module")
+def tables() -> TableSet:
+    return gaussian_tables(scale_table().numpy())
+
+
+def test_gaussian_tables_are_distributions(tables):
+    for pmf, offset in zip(tables.pmfs, tables.offsets):
+        assert abs(pmf.sum() - 1) < 1e-6
+        assert offset == -(len(pmf) // 2)  # symmetric around 0
+        assert np.argmax(pmf) == len(pmf) // 2
+
+
+def test_round_trip_with_escapes(tables):
+    rng = np.random.default_rng(0)
+    index = rng.integers(0, len(tables.pmfs), 20000)
+    symbols = np.round(rng.normal(0, scale_table().numpy()[index])).astype(np.int64)
+    symbols[:4] = [2**30, -(2**30), 10**6, -7]  # far outside every table: escapes
+    writer = StreamWriter()
+    writer.write(symbols, index, tables)
+    writer.write(symbols[::-1].copy(), index, tables)  # a second group in the same stream
+    reader = StreamReader(writer.finish())
+    assert np.array_equal(reader.read(index, tables), symbols)
+    assert np.array_equal(reader.read(index, tables), symbols[::-1])
+    reader.finish()
+
+
+def test_rate_close_to_entropy(tables):
+    rng = np.random.default_rng(1)
+    index = np.full(50000, 60)
+    pmf, offset = tables.pmfs[60], tables.offsets[60]
+    symbols = rng.choice(len(pmf), size=index.size, p=pmf / pmf.sum()) + offset
+    writer = StreamWriter()
+    writer.write(symbols, index, tables)
+    bits = 8 * len(writer.finish())
+    entropy = -(np.log2(pmf[symbols - offset])).sum()
+    assert bits < 1.01 * entropy + 64
+
+
+def test_custom_tables_and_leftover_data_is_an_error():
+    tables = TableSet([np.array([0.25, 0.5, 0.25])], np.array([-1]))
+    writer = StreamWriter()
+    writer.write(np.array([-1, 0, 1, 5]), np.zeros(4, dtype=int), tables)
+    data = writer.finish()
+    reader = StreamReader(data)
+    assert list(reader.read(np.zeros(2, dtype=int), tables)) == [-1, 0]
+    with pytest.raises(LicodecError, match="data left"):
+        reader.finish()

@@ -1,0 +1,49 @@
+"""The shipped weights on real Kodak images: exact round trips, file size ≈ the model's estimate.
+
+The full sweep (all 24 images × q 1, 4, 8, both models) is `make sweep`; this tests a few.
+"""
+import pytest
+import torch
+
+from licodec import container
+from licodec.models.codec import pad_image
+from licodec.weights import load_model, resolve
+
+from conftest import kodak_image, to_tensor
+
+OVERHEAD = 16 + 6  # header (≤ 16 bytes for these sizes) + digest and CRC
+
+
+@pytest.fixture(scope="module")
+def student():
+    return load_model(resolve("student"))
+
+
+def estimated_bytes(model, x, quality: float) -> float:
+    with torch.no_grad():
+        out = model(pad_image(x), torch.tensor([quality]))
+    return float(sum(-torch.log2(p).sum() for p in out["likelihoods"].values())) / 8
+
+
+@pytest.mark.parametrize("index", [1, 7])
+@pytest.mark.parametrize("quality", [1, 4, 8])
+def test_kodak_round_trip_is_exact_and_rate_matches_estimate(student, index, quality):
+    x = to_tensor(kodak_image(index))
+    compressed = student.compress(x, quality)
+    x_hat, y_hat, digest = student.decompress(compressed.data, x.shape[2], x.shape[3], quality)
+    assert torch.equal(y_hat, compressed.y_hat) and digest == compressed.digest
+    header = container.Header(b"\0" * 4, quality, x.shape[3], x.shape[2])
+    file_bytes = len(container.pack(header, compressed.data, digest))
+    estimate = estimated_bytes(student, x, quality)
+    assert abs(file_bytes - estimate) <= 0.01 * estimate + OVERHEAD
+    psnr = -10 * torch.log10(((x_hat - x) ** 2).mean())
+    assert psnr > 20  # a recognisable image, not noise
+
+
+def test_files_encoded_with_two_threads_decode_with_one(student):
+    x = to_tensor(kodak_image(19))
+    torch.set_num_threads(2)
+    compressed = student.compress(x, 4)
+    torch.set_num_threads(1)
+    _, y_hat, digest = student.decompress(compressed.data, x.shape[2], x.shape[3], 4)
+    assert torch.equal(y_hat, compressed.y_hat) and digest == compressed.digest
