@@ -38,6 +38,16 @@ def _device(name: str) -> str:
     return name
 
 
+# Without tiling, peak memory grows with the image: ~40 MP stays within a 24 GB machine.
+MAX_PIXELS = 40_000_000
+
+
+def _check_size(image: Image.Image) -> None:
+    if image.width * image.height > MAX_PIXELS or max(image.size) > container.MAX_SIDE:
+        raise LicodecError(f"image too large: {image.width}x{image.height} "
+                           f"(at most {MAX_PIXELS // 10**6} megapixels and {container.MAX_SIDE} pixels a side)")
+
+
 def _check_quality(quality: float, model: LicModel) -> float:
     levels = model.config.levels
     if not 1 <= quality <= levels:
@@ -50,7 +60,9 @@ def encode(image: ImageLike, quality: float = 4.0, model: str = "student", devic
     info = resolve(model)
     net = _model(info, _device(device))
     quality = _check_quality(quality, net)
-    rgb, colour = to_rgb(open_image(image))
+    source = open_image(image)
+    _check_size(source)
+    rgb, colour = to_rgb(source)
     x = torch.from_numpy(np.array(rgb)).permute(2, 0, 1)[None].float().div(255)
     compressed = net.compress(x.to(next(net.parameters()).device), quality)
     header = container.Header(info.model_id, quality, rgb.width, rgb.height, colour)

@@ -24,6 +24,8 @@ def open_image(image: ImageLike) -> Image.Image:
             return im
     except FileNotFoundError:
         raise LicodecError(f"{label}: no such file") from None
+    except Image.DecompressionBombError:
+        raise LicodecError(f"{label}: image too large (Pillow's decompression-bomb limit)") from None
     except (UnidentifiedImageError, OSError) as e:
         raise LicodecError(f"{label}: not a readable image ({e.__class__.__name__})") from None
 

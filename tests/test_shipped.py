@@ -19,25 +19,38 @@ def student():
     return load_model(resolve("student"))
 
 
+@pytest.fixture(scope="module")
+def teacher():
+    return load_model(resolve("teacher"))
+
+
 def estimated_bytes(model, x, quality: float) -> float:
     with torch.no_grad():
         out = model(pad_image(x), torch.tensor([quality]))
     return float(sum(-torch.log2(p).sum() for p in out["likelihoods"].values())) / 8
 
 
-@pytest.mark.parametrize("index", [1, 7])
-@pytest.mark.parametrize("quality", [1, 4, 8])
-def test_kodak_round_trip_is_exact_and_rate_matches_estimate(student, index, quality):
+def check_round_trip(model, index: int, quality: float) -> None:
     x = to_tensor(kodak_image(index))
-    compressed = student.compress(x, quality)
-    x_hat, y_hat, digest = student.decompress(compressed.data, x.shape[2], x.shape[3], quality)
+    compressed = model.compress(x, quality)
+    x_hat, y_hat, digest = model.decompress(compressed.data, x.shape[2], x.shape[3], quality)
     assert torch.equal(y_hat, compressed.y_hat) and digest == compressed.digest
     header = container.Header(b"\0" * 4, quality, x.shape[3], x.shape[2])
     file_bytes = len(container.pack(header, compressed.data, digest))
-    estimate = estimated_bytes(student, x, quality)
+    estimate = estimated_bytes(model, x, quality)
     assert abs(file_bytes - estimate) <= 0.01 * estimate + OVERHEAD
     psnr = -10 * torch.log10(((x_hat - x) ** 2).mean())
     assert psnr > 20  # a recognisable image, not noise
+
+
+@pytest.mark.parametrize("index", [1, 7])
+@pytest.mark.parametrize("quality", [1, 4, 8])
+def test_student_kodak_round_trip_is_exact_and_rate_matches_estimate(student, index, quality):
+    check_round_trip(student, index, quality)
+
+
+def test_teacher_kodak_round_trip_is_exact_and_rate_matches_estimate(teacher):
+    check_round_trip(teacher, 4, 4.5)
 
 
 def test_files_encoded_with_two_threads_decode_with_one(student):

@@ -17,7 +17,9 @@ import torch
 from tqdm import tqdm
 
 from licodec.config import get_config
+from licodec.errors import LicodecError
 from licodec.models import LicModel
+from licodec.models.codec import PAD_MULTIPLE
 from licodec.training.data import CropSampler
 from licodec.training.losses import rate_distortion
 from licodec.weights import save_weights
@@ -54,10 +56,37 @@ def _learning_rate(opts: TrainOptions, step: int) -> float:
     return opts.lr * (0.1 if step >= opts.lr_drop * opts.steps else 1.0)
 
 
-def _save_checkpoint(path: Path, model, optimizer, aux_optimizer, sampler: CropSampler, step: int) -> None:
+def _train_step(model: LicModel, optimizer, aux_optimizer, sampler: CropSampler, opts: TrainOptions,
+                step: int) -> dict:
+    """One RD step on a batch with a random quality level per sample, then one aux step."""
+    config = model.config
+    lr = _learning_rate(opts, step)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    x = sampler.batch(opts.batch)
+    quality = torch.randint(1, config.levels + 1, (opts.batch,), generator=sampler.generator)
+    if opts.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    terms = rate_distortion(model(x, quality.float()), x, torch.tensor(config.lambdas)[quality - 1])
+    optimizer.zero_grad(set_to_none=True)
+    terms["loss"].backward()
+    torch.nn.utils.clip_grad_norm_([p for group in optimizer.param_groups for p in group["params"]], opts.clip)
+    optimizer.step()
+    aux_loss = model.latent_codec.prior.aux_loss()
+    aux_optimizer.zero_grad(set_to_none=True)
+    aux_loss.backward()
+    aux_optimizer.step()
+    record = {k: round(float(v.detach()), 5) for k, v in terms.items()}
+    if not math.isfinite(record["loss"]):
+        raise RuntimeError(f"loss is {record['loss']} at step {step + 1}")
+    return {**record, "step": step + 1, "aux": round(float(aux_loss.detach()), 3), "lr": lr}
+
+
+def _save_checkpoint(path: Path, model, optimizer, aux_optimizer, sampler: CropSampler, step: int,
+                     seconds: float) -> None:
     state = {
         "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-        "aux_optimizer": aux_optimizer.state_dict(), "step": step,
+        "aux_optimizer": aux_optimizer.state_dict(), "step": step, "seconds": seconds,
         "torch_rng": torch.get_rng_state(), "sampler_rng": sampler.generator.get_state(),
     }
     tmp = path.with_name(path.name + ".tmp")
@@ -67,6 +96,8 @@ def _save_checkpoint(path: Path, model, optimizer, aux_optimizer, sampler: CropS
 
 def train(opts: TrainOptions) -> Path:
     """Train; returns the exported weights file (out/weights.safetensors)."""
+    if opts.patch % PAD_MULTIPLE:
+        raise LicodecError(f"--patch must be a multiple of {PAD_MULTIPLE} (the model's total stride)")
     torch.set_num_threads(opts.threads)
     torch.manual_seed(opts.seed)
     opts.out.mkdir(parents=True, exist_ok=True)
@@ -78,7 +109,7 @@ def train(opts: TrainOptions) -> Path:
     optimizer = torch.optim.Adam(main_params, lr=opts.lr)
     aux_optimizer = torch.optim.Adam(aux_params, lr=opts.aux_lr)
     sampler = CropSampler(opts.data, opts.patch, seed=opts.seed)
-    checkpoint, start = opts.out / "checkpoint.pt", 0
+    checkpoint, start, seconds_before = opts.out / "checkpoint.pt", 0, 0.0
     if opts.resume and checkpoint.exists():
         state = torch.load(checkpoint, weights_only=True)
         model.load_state_dict(state["model"])
@@ -86,44 +117,33 @@ def train(opts: TrainOptions) -> Path:
         aux_optimizer.load_state_dict(state["aux_optimizer"])
         torch.set_rng_state(state["torch_rng"])
         sampler.generator.set_state(state["sampler_rng"])
-        start = state["step"]
-    lambdas = torch.tensor(config.lambdas)
+        start, seconds_before = state["step"], state.get("seconds", 0.0)
+        _truncate_log(opts.out / "log.jsonl", start)
     weights = opts.out / "weights.safetensors"
     provenance = {k: str(v) for k, v in asdict(opts).items() if k not in ("resume", "out")}
-    last_save, began = time.monotonic(), time.monotonic()
+    last_save = time.monotonic()
+    began = last_save - seconds_before  # "seconds" in the log counts training time across resumes
     with open(opts.out / "log.jsonl", "a") as log:
         bar = tqdm(range(start, opts.steps), initial=start, total=opts.steps, disable=not sys.stderr.isatty())
         for step in bar:
-            lr = _learning_rate(opts, step)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            x = sampler.batch(opts.batch)
-            quality = torch.randint(1, config.levels + 1, (opts.batch,), generator=sampler.generator)
-            if opts.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            terms = rate_distortion(model(x, quality.float()), x, lambdas[quality - 1])
-            optimizer.zero_grad(set_to_none=True)
-            terms["loss"].backward()
-            torch.nn.utils.clip_grad_norm_(main_params, opts.clip)
-            optimizer.step()
-            aux_loss = model.latent_codec.prior.aux_loss()
-            aux_optimizer.zero_grad(set_to_none=True)
-            aux_loss.backward()
-            aux_optimizer.step()
-            record = {k: round(float(v.detach()), 5) for k, v in terms.items()}
-            record.update(step=step + 1, aux=round(float(aux_loss.detach()), 3), lr=lr,
-                          seconds=round(time.monotonic() - began, 1))
-            if not math.isfinite(record["loss"]):
-                raise RuntimeError(f"loss is {record['loss']} at step {step + 1}")
+            record = _train_step(model, optimizer, aux_optimizer, sampler, opts, step)
+            record["seconds"] = round(time.monotonic() - began, 1)
             log.write(json.dumps(record) + "\n")
             log.flush()
             bar.set_postfix(loss=record["loss"], bpp=record["bpp"], psnr=record["psnr"])
-            finished = step + 1 == opts.steps
-            if finished or time.monotonic() - last_save > 60 * opts.checkpoint_minutes:
-                _save_checkpoint(checkpoint, model, optimizer, aux_optimizer, sampler, step + 1)
+            if step + 1 == opts.steps or time.monotonic() - last_save > 60 * opts.checkpoint_minutes:
+                _save_checkpoint(checkpoint, model, optimizer, aux_optimizer, sampler, step + 1,
+                                 time.monotonic() - began)
                 save_weights(_export_copy(model, config), weights, opts.arch, {**provenance, "step": step + 1})
                 last_save = time.monotonic()
     return weights
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop records a killed run wrote after its last checkpoint: the resumed run redoes them."""
+    if path.exists():
+        kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= step]
+        path.write_text("".join(line + "\n" for line in kept))
 
 
 def _export_copy(model: LicModel, config) -> LicModel:
