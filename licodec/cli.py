@@ -199,27 +199,54 @@ def _save_image(image, f, image_format: str) -> None:
         raise LicodecError(f"cannot write {image_format}: {e}") from None
 
 
-@main.command()
-@click.option("--arch", required=True, help="architecture: teacher, student, feds-teacher, feds-student")
-@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="folder of training images")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="run folder: checkpoint, log, weights")
-@click.option("--steps", required=True, type=int)
-@click.option("--patch", default=256, show_default=True)
-@click.option("--batch", default=8, show_default=True)
-@click.option("--lr", default=1e-4, show_default=True)
-@click.option("--threads", default=2, show_default=True)
-@click.option("--seed", default=0, show_default=True)
-@click.option("--resume", is_flag=True, help="continue from OUT/checkpoint.pt")
-def train(arch: str, data: str, out: str, steps: int, patch: int, batch: int, lr: float, threads: int,
-          seed: int, resume: bool) -> None:
-    """Rate-distortion training of one variable-rate model; writes OUT/weights.safetensors."""
+def _training_options(command):
+    """The options `train` and `distill` share."""
+    options = [
+        click.option("--arch", required=True, help="architecture: teacher, student, feds-teacher, feds-student"),
+        click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
+                     help="folder of training images (never the test sets)"),
+        click.option("--out", required=True, type=click.Path(file_okay=False),
+                     help="run folder: checkpoint.pt, log.jsonl, weights.safetensors"),
+        click.option("--steps", required=True, type=int),
+        click.option("--patch", default=256, show_default=True, help="crop size, a multiple of 64"),
+        click.option("--batch", default=8, show_default=True),
+        click.option("--lr", default=1e-4, show_default=True),
+        click.option("--threads", default=2, show_default=True),
+        click.option("--seed", default=0, show_default=True),
+        click.option("--resume", is_flag=True, help="continue from OUT/checkpoint.pt"),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _run_training(strategy: str = "plain", teacher: str | None = None, **options) -> None:
     from licodec.config import get_config
     from licodec.training.train import TrainOptions, train as run
 
     try:
-        get_config(arch)
+        get_config(options["arch"])
     except KeyError as e:
         raise LicodecError(str(e.args[0])) from None
-    weights = run(TrainOptions(arch=arch, data=Path(data), out=Path(out), steps=steps, patch=patch, batch=batch,
-                               lr=lr, threads=threads, seed=seed, resume=resume))
+    weights = run(TrainOptions(data=Path(options.pop("data")), out=Path(options.pop("out")), strategy=strategy,
+                               teacher=Path(teacher) if teacher else None, **options))
     click.echo(f"wrote {weights}")
+
+
+@main.command()
+@_training_options
+def train(**options) -> None:
+    """Rate-distortion training of one variable-rate model; writes OUT/weights.safetensors."""
+    _run_training(**options)
+
+
+@main.command()
+@click.option("--teacher", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="weights of the frozen teacher (.safetensors)")
+@click.option("--strategy", type=click.Choice(["feds", "plain"]), default="feds", show_default=True,
+              help="feds: output + feature + entropy-ranked latent distillation in three phases; "
+                   "plain: the same student and steps without the teacher (the control)")
+@_training_options
+def distill(**options) -> None:
+    """Train a student from a frozen teacher; writes OUT/weights.safetensors."""
+    _run_training(**options)

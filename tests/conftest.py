@@ -27,12 +27,12 @@ def _two_threads():
     torch.set_num_threads(2)
 
 
-def tiny_model(seed: int = 0, config: CodecConfig = TINY) -> LicModel:
+def tiny_model(seed: int = 0, config: CodecConfig = TINY, widen: bool = True) -> LicModel:
     torch.manual_seed(seed)
     model = LicModel(config)
-    # Random init leaves y ≈ 0; widen it so the tests code real, multi-bin symbols.
-    with torch.no_grad():
-        model.g_a.stages[-1].weight.mul_(30)
+    if widen:  # random init leaves y ≈ 0; widen it so the tests code real, multi-bin symbols
+        with torch.no_grad():
+            model.g_a.stages[-1].weight.mul_(30)
     return model.eval()
 
 
@@ -53,6 +53,37 @@ def photo(tmp_path: Path) -> Path:
     path = tmp_path / "photo.png"
     kodak_image(1).crop((200, 100, 296, 180)).save(path)
     return path
+
+
+@pytest.fixture
+def train_folder(tmp_path: Path) -> Path:
+    """Three small training images (Kodak thumbnails: tests only, never real training)."""
+    folder = tmp_path / "train"
+    folder.mkdir()
+    for i in (2, 5, 8):
+        kodak_image(i).resize((96, 64), Image.LANCZOS).save(folder / f"{i}.png")
+    return folder
+
+
+def train_until_killed(options, kill_at_step: int) -> None:
+    """Run `train` with a checkpoint after every step, as if killed once `kill_at_step` steps are done."""
+    import dataclasses
+
+    from licodec.training import train as loop
+
+    original = loop._train_step
+
+    def step_or_die(*args, **kwargs):
+        if args[-1] == kill_at_step:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    loop._train_step = step_or_die
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            loop.train(dataclasses.replace(options, checkpoint_minutes=-1))
+    finally:
+        loop._train_step = original
 
 
 def kodak_image(index: int) -> Image.Image:

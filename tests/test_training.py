@@ -1,31 +1,22 @@
 """The training loop: it learns, logs, exports loadable weights, and resumes exactly."""
+import dataclasses
 import json
 
 import pytest
 import torch
-from PIL import Image
 
 from licodec import config
 from licodec.training.losses import bits_per_pixel, rate_distortion
 from licodec.training.train import TrainOptions, train
 from licodec.weights import load_model, read_info
 
-from conftest import TINY, kodak_image
+from conftest import TINY, train_until_killed
 
 
 @pytest.fixture
 def tiny_arch(monkeypatch):
     monkeypatch.setitem(config.CONFIGS, "tiny", TINY)
     return "tiny"
-
-
-@pytest.fixture
-def train_folder(tmp_path):
-    folder = tmp_path / "train"
-    folder.mkdir()
-    for i in (2, 5, 8):
-        kodak_image(i).resize((96, 64), Image.LANCZOS).save(folder / f"{i}.png")
-    return folder
 
 
 def _options(arch, data, out, steps, **kw):
@@ -41,14 +32,15 @@ def test_rate_distortion_terms_on_constructed_inputs():
     assert torch.isclose(terms["psnr"], torch.tensor(20.0))
 
 
-def test_resume_reproduces_the_uninterrupted_run(tiny_arch, train_folder, tmp_path):
+def test_resume_after_a_kill_reproduces_the_uninterrupted_run(tiny_arch, train_folder, tmp_path):
     train(_options(tiny_arch, train_folder, tmp_path / "full", 4))
-    train(_options(tiny_arch, train_folder, tmp_path / "split", 2))
-    train(_options(tiny_arch, train_folder, tmp_path / "split", 4, resume=True))
+    killed = _options(tiny_arch, train_folder, tmp_path / "killed", 4)
+    train_until_killed(killed, kill_at_step=2)
+    train(dataclasses.replace(killed, resume=True))
     full = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)["model"]
-    split = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=True)["model"]
-    assert all(torch.equal(full[k], split[k]) for k in full)
-    steps = [json.loads(line)["step"] for line in (tmp_path / "split" / "log.jsonl").read_text().splitlines()]
+    resumed = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)["model"]
+    assert all(torch.equal(full[k], resumed[k]) for k in full)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "killed" / "log.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4]
 
 

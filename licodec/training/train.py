@@ -1,4 +1,5 @@
-"""The training loop: variable-rate RD training with resumable checkpoints and a JSONL log.
+"""The training loop: variable-rate RD training, plain or distilled from a frozen teacher,
+with resumable checkpoints and a JSONL log.
 
 Checkpoints hold the model, both optimisers, the step and every RNG state, so a run killed at
 any moment continues with `--resume` exactly as if it had not stopped.
@@ -14,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from licodec.config import get_config
@@ -21,8 +23,11 @@ from licodec.errors import LicodecError
 from licodec.models import LicModel
 from licodec.models.codec import PAD_MULTIPLE
 from licodec.training.data import CropSampler
+from licodec.training.distill import Feds, Plain
 from licodec.training.losses import rate_distortion
-from licodec.weights import save_weights
+from licodec.weights import load_model, read_info, save_weights
+
+STRATEGIES = ("plain", "feds")
 
 
 @dataclass
@@ -42,6 +47,8 @@ class TrainOptions:
     checkpoint_minutes: float = 5.0
     channels_last: bool = True
     resume: bool = False
+    strategy: str = "plain"  # plain | feds (see distill.py)
+    teacher: Path | None = None  # weights of the frozen teacher, for distillation
 
 
 def _split_parameters(model: LicModel) -> tuple[list, list]:
@@ -56,9 +63,21 @@ def _learning_rate(opts: TrainOptions, step: int) -> float:
     return opts.lr * (0.1 if step >= opts.lr_drop * opts.steps else 1.0)
 
 
-def _train_step(model: LicModel, optimizer, aux_optimizer, sampler: CropSampler, opts: TrainOptions,
-                step: int) -> dict:
-    """One RD step on a batch with a random quality level per sample, then one aux step."""
+def _build_strategy(opts: TrainOptions, config) -> tuple[nn.Module, LicModel | None]:
+    """The strategy module and the frozen teacher it distills from (None for plain)."""
+    if opts.strategy not in STRATEGIES:
+        raise LicodecError(f"unknown strategy {opts.strategy!r} ({', '.join(STRATEGIES)})")
+    if opts.strategy == "plain":
+        return Plain(), None
+    if opts.teacher is None:
+        raise LicodecError(f"--strategy {opts.strategy} needs --teacher")
+    teacher = load_model(read_info(opts.teacher)).requires_grad_(False)
+    return Feds(config, teacher.config, opts.steps), teacher
+
+
+def _train_step(model: LicModel, strategy: nn.Module, teacher: LicModel | None, optimizer, aux_optimizer,
+                sampler: CropSampler, opts: TrainOptions, step: int) -> dict:
+    """One step on a batch with a random quality level per sample: RD (+ distillation), then aux."""
     config = model.config
     lr = _learning_rate(opts, step)
     for group in optimizer.param_groups:
@@ -67,7 +86,17 @@ def _train_step(model: LicModel, optimizer, aux_optimizer, sampler: CropSampler,
     quality = torch.randint(1, config.levels + 1, (opts.batch,), generator=sampler.generator)
     if opts.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    terms = rate_distortion(model(x, quality.float()), x, torch.tensor(config.lambdas)[quality - 1])
+    lambdas = torch.tensor(config.lambdas)[quality - 1]
+    use_teacher = teacher is not None and strategy.uses_teacher(step)
+    out = model(x, quality.float(), features=use_teacher)
+    terms = rate_distortion(out, x, lambdas)
+    teacher_out = None
+    if use_teacher:
+        with torch.no_grad():
+            teacher_out = teacher(x, quality.float(), features=True)
+    extra = strategy.terms(step, out, teacher_out, lambdas * 255**2)
+    terms["loss"] = terms["loss"] + sum(extra.values())
+    terms.update(extra)
     optimizer.zero_grad(set_to_none=True)
     terms["loss"].backward()
     torch.nn.utils.clip_grad_norm_([p for group in optimizer.param_groups for p in group["params"]], opts.clip)
@@ -82,10 +111,10 @@ def _train_step(model: LicModel, optimizer, aux_optimizer, sampler: CropSampler,
     return {**record, "step": step + 1, "aux": round(float(aux_loss.detach()), 3), "lr": lr}
 
 
-def _save_checkpoint(path: Path, model, optimizer, aux_optimizer, sampler: CropSampler, step: int,
+def _save_checkpoint(path: Path, model, strategy, optimizer, aux_optimizer, sampler: CropSampler, step: int,
                      seconds: float) -> None:
     state = {
-        "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        "model": model.state_dict(), "strategy": strategy.state_dict(), "optimizer": optimizer.state_dict(),
         "aux_optimizer": aux_optimizer.state_dict(), "step": step, "seconds": seconds,
         "torch_rng": torch.get_rng_state(), "sampler_rng": sampler.generator.get_state(),
     }
@@ -105,14 +134,16 @@ def train(opts: TrainOptions) -> Path:
     model = LicModel(config).train()
     if opts.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    strategy, teacher = _build_strategy(opts, config)
     main_params, aux_params = _split_parameters(model)
-    optimizer = torch.optim.Adam(main_params, lr=opts.lr)
+    optimizer = torch.optim.Adam(main_params + list(strategy.parameters()), lr=opts.lr)
     aux_optimizer = torch.optim.Adam(aux_params, lr=opts.aux_lr)
     sampler = CropSampler(opts.data, opts.patch, seed=opts.seed)
     checkpoint, start, seconds_before = opts.out / "checkpoint.pt", 0, 0.0
     if opts.resume and checkpoint.exists():
         state = torch.load(checkpoint, weights_only=True)
         model.load_state_dict(state["model"])
+        strategy.load_state_dict(state["strategy"])
         optimizer.load_state_dict(state["optimizer"])
         aux_optimizer.load_state_dict(state["aux_optimizer"])
         torch.set_rng_state(state["torch_rng"])
@@ -126,15 +157,15 @@ def train(opts: TrainOptions) -> Path:
     with open(opts.out / "log.jsonl", "a") as log:
         bar = tqdm(range(start, opts.steps), initial=start, total=opts.steps, disable=not sys.stderr.isatty())
         for step in bar:
-            record = _train_step(model, optimizer, aux_optimizer, sampler, opts, step)
+            record = _train_step(model, strategy, teacher, optimizer, aux_optimizer, sampler, opts, step)
             record["seconds"] = round(time.monotonic() - began, 1)
             log.write(json.dumps(record) + "\n")
             log.flush()
             bar.set_postfix(loss=record["loss"], bpp=record["bpp"], psnr=record["psnr"])
             if step + 1 == opts.steps or time.monotonic() - last_save > 60 * opts.checkpoint_minutes:
-                _save_checkpoint(checkpoint, model, optimizer, aux_optimizer, sampler, step + 1,
+                _save_checkpoint(checkpoint, model, strategy, optimizer, aux_optimizer, sampler, step + 1,
                                  time.monotonic() - began)
-                save_weights(_export_copy(model, config), weights, opts.arch, {**provenance, "step": step + 1})
+                save_weights(model, weights, opts.arch, {**provenance, "step": step + 1})
                 last_save = time.monotonic()
     return weights
 
@@ -144,10 +175,3 @@ def _truncate_log(path: Path, step: int) -> None:
     if path.exists():
         kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= step]
         path.write_text("".join(line + "\n" for line in kept))
-
-
-def _export_copy(model: LicModel, config) -> LicModel:
-    """A contiguous-format eval copy, so exported tensors do not depend on channels-last."""
-    copy = LicModel(config)
-    copy.load_state_dict({k: v.contiguous() for k, v in model.state_dict().items()})
-    return copy.eval()

@@ -1,0 +1,130 @@
+"""Distillation: each FEDS term computed right on constructed tensors, the phase schedule,
+and real short runs of each strategy (loss goes down, resume is exact)."""
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from licodec import config
+from licodec.config import CodecConfig
+from licodec.training.distill import (Feds, FedsWeights, FeatureAdapters, channel_entropy, latent_loss,
+                                      output_loss, top_entropy_channels)
+from licodec.training.train import TrainOptions, train
+from licodec.weights import save_weights
+
+from conftest import TINY, tiny_model, train_until_killed
+
+TINY_STUDENT = CodecConfig(N=8, M=12, hyper_channels=8, slices=3, max_support_slices=-1, slice_hidden=(8,))
+
+
+def _likelihoods_with_entropies(bits: list[float]) -> torch.Tensor:
+    """y likelihoods [2, C, 3, 3] whose channel c costs exactly bits[c] bits per element."""
+    return torch.tensor([2.0 ** -b for b in bits]).view(1, -1, 1, 1).expand(2, -1, 3, 3)
+
+
+def test_channel_entropy_and_top_k_pick_the_highest_entropy_channels():
+    likelihoods = _likelihoods_with_entropies([0.5, 3.0, 0.1, 2.0, 5.0])
+    assert torch.allclose(channel_entropy(likelihoods), torch.tensor([0.5, 3.0, 0.1, 2.0, 5.0]))
+    assert top_entropy_channels(likelihoods, 3).tolist() == [4, 1, 3]
+
+
+def test_latent_loss_compares_the_student_with_the_selected_teacher_channels():
+    likelihoods = _likelihoods_with_entropies([0.5, 3.0, 0.1, 2.0, 5.0])
+    teacher = torch.arange(5.0).view(1, 5, 1, 1).expand(2, 5, 3, 3)
+    student = torch.tensor([4.0, 1.0]).view(1, 2, 1, 1).expand(2, 2, 3, 3)
+    assert torch.equal(latent_loss(student, teacher, likelihoods), torch.zeros(2))
+    assert torch.allclose(latent_loss(student + 2, teacher, likelihoods), torch.full((2,), 4.0))
+
+
+def test_output_and_feature_losses_vanish_for_identical_inputs():
+    x = torch.rand(2, 3, 8, 8)
+    assert torch.equal(output_loss(x, x), torch.zeros(2))
+    assert torch.allclose(output_loss(x, x + 0.5), torch.full((2,), 0.25))
+    same_width = CodecConfig(N=6, M=12, hyper_channels=8, slices=3, max_support_slices=-1, slice_hidden=(8,))
+    adapters = FeatureAdapters(same_width, same_width)
+    features = {"features_a": [torch.rand(2, 6, 4, 4) for _ in range(4)],
+                "features_s": [torch.rand(2, 6, 4, 4) for _ in range(4)]}
+    assert torch.allclose(adapters(features, features), torch.zeros(2))
+
+
+def test_phase_schedule_switches_terms_at_the_right_steps():
+    feds = Feds(TINY_STUDENT, TINY, steps=10, weights=FedsWeights(align=0.2, distill=0.5))
+    assert [feds.phase(s) for s in range(10)] == ["align"] * 2 + ["distill"] * 5 + ["finetune"] * 3
+    student, teacher = tiny_model(0, TINY_STUDENT), tiny_model(1)
+    x, q = torch.rand(2, 3, 64, 64), torch.tensor([1.0, 8.0])
+    s_out, t_out = student(x, q, features=True), teacher(x, q, features=True)
+    scale = torch.tensor([1.0, 2.0])
+    assert set(feds.terms(1, s_out, t_out, scale)) == {"output", "feature"}
+    assert set(feds.terms(2, s_out, t_out, scale)) == {"output", "feature", "latent"}
+    assert feds.terms(7, s_out, t_out, scale) == {} and not feds.uses_teacher(7) and feds.uses_teacher(6)
+    terms = feds.terms(2, s_out, t_out, scale)
+    assert torch.allclose(terms["output"], (scale * output_loss(s_out["x_hat"], t_out["x_hat"])).mean())
+    assert torch.allclose(terms["feature"], 0.5 * feds.adapters(s_out, t_out).mean())
+    latent = latent_loss(s_out["y_hat"], t_out["y_hat"], t_out["likelihoods"]["y"])
+    assert torch.allclose(terms["latent"], 0.5 * latent.mean())
+
+
+@pytest.fixture
+def tiny_setup(monkeypatch, tmp_path):
+    monkeypatch.setitem(config.CONFIGS, "tiny-student", TINY_STUDENT)
+    teacher = tmp_path / "teacher.safetensors"
+    save_weights(tiny_model(1, widen=False), teacher, "tiny", {"test": True})
+    return teacher
+
+
+def _options(teacher, train_folder, out, strategy, steps, **kw):
+    return TrainOptions(arch="tiny-student", data=train_folder, out=out, steps=steps, patch=64, batch=2, lr=1e-3,
+                        strategy=strategy, teacher=teacher, **kw)
+
+
+@pytest.mark.parametrize("strategy", ["feds", "plain"])
+def test_twenty_steps_lower_the_loss(tiny_setup, train_folder, tmp_path, strategy):
+    train(_options(tiny_setup, train_folder, tmp_path / strategy, strategy, 20))
+    records = [json.loads(line) for line in (tmp_path / strategy / "log.jsonl").read_text().splitlines()]
+    rd = [r["loss"] - r.get("output", 0) - r.get("feature", 0) - r.get("latent", 0) for r in records]
+    assert sum(rd[-5:]) < sum(rd[:5])
+    if strategy == "feds":
+        assert "latent" in records[5] and "latent" not in records[-1]
+
+
+def test_feds_resume_after_a_kill_reproduces_the_uninterrupted_run(tiny_setup, train_folder, tmp_path):
+    train(_options(tiny_setup, train_folder, tmp_path / "full", "feds", 6))
+    killed = _options(tiny_setup, train_folder, tmp_path / "killed", "feds", 6)
+    train_until_killed(killed, kill_at_step=3)
+    assert torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)["step"] == 3
+    train(dataclasses.replace(killed, resume=True))
+    full = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)
+    resumed = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)
+    for part in ("model", "strategy"):
+        assert all(torch.equal(full[part][k], resumed[part][k]) for k in full[part])
+
+
+def test_distill_command_then_encode_with_the_new_student(tiny_setup, train_folder, tmp_path, tiny_weights, photo):
+    from click.testing import CliRunner
+
+    from licodec.cli import main
+
+    out = tmp_path / "run"
+    args = ["distill", "--teacher", str(tiny_setup), "--arch", "tiny-student", "--data", str(train_folder),
+            "--out", str(out), "--steps", "3", "--patch", "64", "--batch", "2"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    weights = out / "weights.safetensors"
+    encoded = CliRunner().invoke(main, ["encode", str(photo), "-o", str(tmp_path / "a.lic"), "--model", str(weights)])
+    assert encoded.exit_code == 0, encoded.output
+    decoded = CliRunner().invoke(main, ["decode", str(tmp_path / "a.lic"), "-o", str(tmp_path / "a.png"),
+                                        "--model", str(weights)])
+    assert decoded.exit_code == 0, decoded.output
+
+
+def test_training_errors_are_one_line(train_folder, tmp_path):
+    from click.testing import CliRunner
+
+    from licodec.cli import main
+
+    common = ["--data", str(train_folder), "--out", str(tmp_path / "r"), "--steps", "1"]
+    result = CliRunner().invoke(main, ["train", "--arch", "nope", *common])
+    assert result.exit_code == 1 and "unknown architecture 'nope'" in result.output
+    result = CliRunner().invoke(main, ["train", "--arch", "student", "--patch", "100", *common])
+    assert result.exit_code == 1 and "multiple of 64" in result.output
