@@ -202,7 +202,7 @@ def _save_image(image, f, image_format: str) -> None:
 def _training_options(command):
     """The options `train` and `distill` share."""
     options = [
-        click.option("--arch", required=True, help="architecture: teacher, student, feds-teacher, feds-student"),
+        click.option("--arch", default=None, help="architecture: teacher, student, feds-teacher, feds-student"),
         click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
                      help="folder of training images (never the test sets)"),
         click.option("--out", required=True, type=click.Path(file_okay=False),
@@ -220,16 +220,17 @@ def _training_options(command):
     return command
 
 
-def _run_training(strategy: str = "plain", teacher: str | None = None, **options) -> None:
-    from licodec.config import get_config
+def _run_training(strategy: str = "plain", teacher: str | None = None, derive_student: bool = False,
+                  **options) -> None:
     from licodec.training.train import TrainOptions, train as run
 
-    try:
-        get_config(options["arch"])
-    except KeyError as e:
-        raise LicodecError(str(e.args[0])) from None
+    if options["arch"] is None:
+        if not derive_student:
+            raise LicodecError("--arch is required (or --derive-student with distill)")
+        options["arch"] = "derived-student"
     weights = run(TrainOptions(data=Path(options.pop("data")), out=Path(options.pop("out")), strategy=strategy,
-                               teacher=Path(teacher) if teacher else None, **options))
+                               teacher=Path(teacher) if teacher else None, derive_student=derive_student,
+                               **options))
     click.echo(f"wrote {weights}")
 
 
@@ -243,9 +244,13 @@ def train(**options) -> None:
 @main.command()
 @click.option("--teacher", required=True, type=click.Path(exists=True, dir_okay=False),
               help="weights of the frozen teacher (.safetensors)")
-@click.option("--strategy", type=click.Choice(["feds", "plain"]), default="feds", show_default=True,
+@click.option("--strategy", type=click.Choice(["feds", "smodi", "plain"]), default="feds", show_default=True,
               help="feds: output + feature + entropy-ranked latent distillation in three phases; "
+                   "smodi: stage-wise modular distillation into the frozen teacher, then end to end; "
                    "plain: the same student and steps without the teacher (the control)")
+@click.option("--derive-student", is_flag=True,
+              help="prune the student from the teacher's config (fewer blocks, smaller FFN and slice "
+                   "transforms; same interfaces), as SMoDi needs, instead of --arch")
 @_training_options
 def distill(**options) -> None:
     """Train a student from a frozen teacher; writes OUT/weights.safetensors."""

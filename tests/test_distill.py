@@ -8,8 +8,9 @@ import torch
 
 from licodec import config
 from licodec.config import CodecConfig
-from licodec.training.distill import (Feds, FedsWeights, FeatureAdapters, channel_entropy, latent_loss,
-                                      output_loss, top_entropy_channels)
+from licodec.models import LicModel
+from licodec.training.distill import (SMODI_PARTS, Feds, FedsWeights, FeatureAdapters, SMoDi, channel_entropy,
+                                      derive_student, latent_loss, output_loss, top_entropy_channels)
 from licodec.training.train import TrainOptions, train
 from licodec.weights import save_weights
 
@@ -57,12 +58,43 @@ def test_phase_schedule_switches_terms_at_the_right_steps():
     scale = torch.tensor([1.0, 2.0])
     assert set(feds.terms(1, s_out, t_out, scale)) == {"output", "feature"}
     assert set(feds.terms(2, s_out, t_out, scale)) == {"output", "feature", "latent"}
-    assert feds.terms(7, s_out, t_out, scale) == {} and not feds.uses_teacher(7) and feds.uses_teacher(6)
+    assert feds.terms(7, s_out, t_out, scale) == {}
+    assert feds(7, student, teacher, x, q)[1] is None and feds(6, student, teacher, x, q)[1] is not None
     terms = feds.terms(2, s_out, t_out, scale)
     assert torch.allclose(terms["output"], (scale * output_loss(s_out["x_hat"], t_out["x_hat"])).mean())
     assert torch.allclose(terms["feature"], 0.5 * feds.adapters(s_out, t_out).mean())
     latent = latent_loss(s_out["y_hat"], t_out["y_hat"], t_out["likelihoods"]["y"])
     assert torch.allclose(terms["latent"], 0.5 * latent.mean())
+
+
+def test_derived_student_keeps_the_interfaces_and_is_smaller():
+    student = derive_student(TINY)
+    for field in ("N", "M", "hyper_channels", "slices", "max_support_slices", "lambdas"):
+        assert getattr(student, field) == getattr(TINY, field)
+    assert student.blocks_per_group <= TINY.blocks_per_group and student.slice_hidden == (8,)
+    size = lambda config: sum(p.numel() for p in LicModel(config).parameters())  # noqa: E731
+    assert size(student) < size(TINY)
+
+
+def test_smodi_schedule_and_interface_check():
+    smodi = SMoDi(derive_student(TINY), TINY, steps=100, modular=0.2)
+    assert smodi.part_steps == 2
+    assert [smodi.part(s) for s in (0, 1, 2)] == [SMODI_PARTS[0], SMODI_PARTS[0], SMODI_PARTS[1]]
+    assert smodi.part(19) == SMODI_PARTS[-1] and smodi.part(20) is None
+    with pytest.raises(ValueError, match="N, M"):
+        SMoDi(TINY_STUDENT, TINY, steps=100)
+
+
+def test_smodi_trains_only_the_swapped_in_part_inside_the_frozen_teacher():
+    teacher = tiny_model(1, widen=False).requires_grad_(False)
+    student = tiny_model(2, derive_student(TINY), widen=False).train()
+    smodi = SMoDi(student.config, TINY, steps=100, modular=0.2)
+    original = teacher.g_a.stages[1]
+    out, _ = smodi(2, student, teacher, torch.rand(2, 3, 64, 64), torch.tensor([2.0, 6.0]))  # part 1: g_a.stages.1
+    out["x_hat"].mean().backward()
+    trained = {name for name, p in student.named_parameters() if p.grad is not None}
+    assert trained and all(name.startswith("g_a.stages.1.") for name in trained)
+    assert teacher.g_a.stages[1] is original and not teacher.training
 
 
 @pytest.fixture
@@ -78,9 +110,9 @@ def _options(teacher, train_folder, out, strategy, steps, **kw):
                         strategy=strategy, teacher=teacher, **kw)
 
 
-@pytest.mark.parametrize("strategy", ["feds", "plain"])
+@pytest.mark.parametrize("strategy", ["feds", "smodi", "plain"])
 def test_twenty_steps_lower_the_loss(tiny_setup, train_folder, tmp_path, strategy):
-    train(_options(tiny_setup, train_folder, tmp_path / strategy, strategy, 20))
+    train(_options(tiny_setup, train_folder, tmp_path / strategy, strategy, 20, derive_student=strategy == "smodi"))
     records = [json.loads(line) for line in (tmp_path / strategy / "log.jsonl").read_text().splitlines()]
     rd = [r["loss"] - r.get("output", 0) - r.get("feature", 0) - r.get("latent", 0) for r in records]
     assert sum(rd[-5:]) < sum(rd[:5])
@@ -100,13 +132,15 @@ def test_feds_resume_after_a_kill_reproduces_the_uninterrupted_run(tiny_setup, t
         assert all(torch.equal(full[part][k], resumed[part][k]) for k in full[part])
 
 
-def test_distill_command_then_encode_with_the_new_student(tiny_setup, train_folder, tmp_path, tiny_weights, photo):
+@pytest.mark.parametrize("student", [["--arch", "tiny-student"], ["--derive-student", "--strategy", "smodi"]])
+def test_distill_command_then_encode_with_the_new_student(tiny_setup, train_folder, tmp_path, tiny_weights, photo,
+                                                          student):
     from click.testing import CliRunner
 
     from licodec.cli import main
 
     out = tmp_path / "run"
-    args = ["distill", "--teacher", str(tiny_setup), "--arch", "tiny-student", "--data", str(train_folder),
+    args = ["distill", "--teacher", str(tiny_setup), *student, "--data", str(train_folder),
             "--out", str(out), "--steps", "3", "--patch", "64", "--batch", "2"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output

@@ -152,7 +152,8 @@ class ChARMLatentCodec(nn.Module):
         for i, y_slice in enumerate(y_gained.chunk(self.slices, dim=1)):
             mean, scale, mean_support = self._slice_parameters(i, side, decoded)
             if self.training:
-                likelihoods.append(gaussian_likelihood(y_slice + torch.empty_like(y_slice).uniform_(-0.5, 0.5), scale, mean))
+                noisy = y_slice + torch.empty_like(y_slice).uniform_(-0.5, 0.5)
+                likelihoods.append(gaussian_likelihood(noisy, scale, mean))
                 y_hat_slice = ste_round(y_slice - mean) + mean
             else:
                 y_hat_slice = torch.round(y_slice - mean) + mean

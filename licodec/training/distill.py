@@ -1,8 +1,11 @@
-"""Distillation strategies: which loss terms apply at each step, on top of the RD loss.
+"""Distillation strategies: per step, what runs forward and which loss terms join the RD loss.
 
-A strategy is a small module: `terms(step, student_out, teacher_out, scale)` returns the extra
-loss terms for that step, and its own parameters (FEDS's 1×1 feature adapters) train with the
-student but are never exported. The training loop (`train.py`) is the same for all.
+A strategy is a small module with two methods: `forward(step, student, teacher, x, quality)`
+returns the output the RD loss is computed on and the teacher's output (or None), and
+`terms(step, out, teacher_out, scale)` returns the extra loss terms. Its own parameters
+(FEDS's 1×1 feature adapters) train with the student but are never exported. Parameters that
+take no part in a step's forward get no gradient, so the forward alone decides which parts of
+the student train. The training loop (`train.py`) is the same for all strategies.
 
 L_output is an image MSE like the distortion, so it is weighted per sample by `scale` = λ·255²,
 the distortion's weight in the RD loss (λ·255²·MSE + bpp): α = 1 means "as important as
@@ -12,11 +15,16 @@ matching the original". L_feature and L_latent are MSEs of unnormalised features
     plain: D + λR                                                     (the control)
     feds:  D + λR + α·L_output + β·L_feature + γ·L_latent, in three phases (Fu et al. 2025):
            align (output + feature terms) → distill (all terms) → fine-tune (RD alone)
+    smodi: D + λR of the frozen teacher with one student part swapped in, part by part
+           (Chen et al. 2025): g_a stages, g_s stages, hyperprior, ChARM slice transforms;
+           then the student alone, end to end. Needs a student whose part interfaces match
+           the teacher's: `derive_student` prunes a teacher config into one.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor, nn
@@ -83,10 +91,11 @@ class FeatureAdapters(nn.Module):
 class Plain(nn.Module):
     """No teacher: the baseline every distillation claim is measured against."""
 
-    def uses_teacher(self, step: int) -> bool:
-        return False
+    def forward(self, step: int, student: nn.Module, teacher: nn.Module | None, x: Tensor,
+                quality: Tensor) -> tuple[dict, dict | None]:
+        return student(x, quality), None
 
-    def terms(self, step: int, student_out: dict, teacher_out: dict | None, scale: Tensor) -> dict[str, Tensor]:
+    def terms(self, step: int, out: dict, teacher_out: dict | None, scale: Tensor) -> dict[str, Tensor]:
         return {}
 
 
@@ -115,8 +124,14 @@ class Feds(nn.Module):
             return "align"
         return "distill" if step < self.distill_end else "finetune"
 
-    def uses_teacher(self, step: int) -> bool:
-        return self.phase(step) != "finetune"
+    def forward(self, step: int, student: nn.Module, teacher: nn.Module | None, x: Tensor,
+                quality: Tensor) -> tuple[dict, dict | None]:
+        if self.phase(step) == "finetune":
+            return student(x, quality), None
+        assert teacher is not None
+        with torch.no_grad():
+            teacher_out = teacher(x, quality, features=True)
+        return student(x, quality, features=True), teacher_out
 
     def terms(self, step: int, student_out: dict, teacher_out: dict | None, scale: Tensor) -> dict[str, Tensor]:
         phase, w = self.phase(step), self.weights
@@ -132,3 +147,96 @@ class Feds(nn.Module):
                                                     teacher_out["likelihoods"]["y"])
         terms["output"] = terms["output"] * scale
         return {name: value.mean() for name, value in terms.items()}
+
+
+# --- SMoDi (Chen et al. 2025) --------------------------------------------------------------------
+
+# The student's parts, in training order: each g_a / g_s stage (one per resolution change),
+# then the entropy model in two steps: the hyperprior, then the ChARM slice transforms.
+SMODI_PARTS: tuple[tuple[str, ...], ...] = (
+    *((f"g_a.stages.{i}",) for i in range(4)),
+    *((f"g_s.stages.{i}",) for i in range(4)),
+    ("latent_codec.h_a", "latent_codec.h_mean_s", "latent_codec.h_scale_s", "latent_codec.prior",
+     "latent_codec.z_gain"),
+    ("latent_codec.cc_mean", "latent_codec.cc_scale", "latent_codec.lrp", "latent_codec.y_gain"),
+)
+
+
+def derive_student(teacher: CodecConfig, blocks_per_group: int = 1, mlp_ratio: float = 2.0,
+                   attention_layers: int | None = None, slice_hidden: tuple[int, ...] | None = None) -> CodecConfig:
+    """KDIC's teacher-guided construction: prune blocks, FFN ratio and slice-transform widths.
+
+    N, M, z channels and slices stay, so every student part has its teacher counterpart's
+    interface and can run inside the frozen teacher.
+    """
+    return replace(
+        teacher,
+        blocks_per_group=blocks_per_group,
+        mlp_ratio=mlp_ratio,
+        attention_layers=teacher.attention_layers if attention_layers is None else attention_layers,
+        slice_hidden=slice_hidden or tuple(max(8, w // 2) for w in teacher.slice_hidden),
+    )
+
+
+def _get(module: nn.Module, path: str) -> nn.Module:
+    return module.get_submodule(path)
+
+
+def _set(module: nn.Module, path: str, value: nn.Module) -> None:
+    parent, _, name = path.rpartition(".")
+    setattr(module.get_submodule(parent) if parent else module, name, value)
+
+
+@contextmanager
+def swapped_in(teacher: nn.Module, student: nn.Module, paths: tuple[str, ...]):
+    """Run the teacher with the student's modules at `paths` (the same objects, so they train).
+
+    The hybrid runs in the student's mode: in training, quantisation is noise / straight-through
+    rounding, so gradients reach the swapped-in part wherever it sits. Teacher weights stay frozen.
+    """
+    originals = [_get(teacher, path) for path in paths]
+    was_training = teacher.training
+    for path in paths:
+        _set(teacher, path, _get(student, path))
+    teacher.train(student.training)
+    try:
+        yield teacher
+    finally:
+        for path, original in zip(paths, originals):
+            _set(teacher, path, original)
+        teacher.train(was_training)
+
+
+def check_interfaces(student: CodecConfig, teacher: CodecConfig) -> None:
+    fields = ("N", "M", "hyper_channels", "slices", "max_support_slices", "levels")
+    differing = [f for f in fields if getattr(student, f) != getattr(teacher, f)]
+    if differing:
+        raise ValueError(f"SMoDi needs a student with the teacher's {', '.join(differing)} (use --derive-student)")
+
+
+class SMoDi(nn.Module):
+    """Stage-wise modular distillation: part k trains inside the frozen teacher, supervised only
+    by the end-to-end RD loss ("implicit end-to-end supervision"); then end-to-end fine-tuning.
+    """
+
+    def __init__(self, student: CodecConfig, teacher: CodecConfig, steps: int, modular: float = 0.25) -> None:
+        super().__init__()
+        check_interfaces(student, teacher)
+        self.part_steps = max(1, math.floor(modular * steps / len(SMODI_PARTS)))
+
+    def part(self, step: int) -> tuple[str, ...] | None:
+        """The student part trained at this step; None once fine-tuning has begun."""
+        index = step // self.part_steps
+        return SMODI_PARTS[index] if index < len(SMODI_PARTS) else None
+
+    def forward(self, step: int, student: nn.Module, teacher: nn.Module | None, x: Tensor,
+                quality: Tensor) -> tuple[dict, dict | None]:
+        part = self.part(step)
+        if part is None:
+            return student(x, quality), None
+        assert teacher is not None
+        with swapped_in(teacher, student, part) as hybrid:
+            return hybrid(x, quality), None
+
+    def terms(self, step: int, out: dict, teacher_out: dict | None, scale: Tensor) -> dict[str, Tensor]:
+        return {}

@@ -18,16 +18,16 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from licodec.config import get_config
+from licodec.config import CodecConfig, get_config
 from licodec.errors import LicodecError
 from licodec.models import LicModel
 from licodec.models.codec import PAD_MULTIPLE
 from licodec.training.data import CropSampler
-from licodec.training.distill import Feds, Plain
+from licodec.training.distill import SMoDi, Feds, Plain, derive_student
 from licodec.training.losses import rate_distortion
 from licodec.weights import load_model, read_info, save_weights
 
-STRATEGIES = ("plain", "feds")
+STRATEGIES = ("plain", "feds", "smodi")
 
 
 @dataclass
@@ -47,8 +47,9 @@ class TrainOptions:
     checkpoint_minutes: float = 5.0
     channels_last: bool = True
     resume: bool = False
-    strategy: str = "plain"  # plain | feds (see distill.py)
+    strategy: str = "plain"  # plain | feds | smodi (see distill.py)
     teacher: Path | None = None  # weights of the frozen teacher, for distillation
+    derive_student: bool = False  # student config pruned from the teacher's (KDIC), not `arch`
 
 
 def _split_parameters(model: LicModel) -> tuple[list, list]:
@@ -63,7 +64,19 @@ def _learning_rate(opts: TrainOptions, step: int) -> float:
     return opts.lr * (0.1 if step >= opts.lr_drop * opts.steps else 1.0)
 
 
-def _build_strategy(opts: TrainOptions, config) -> tuple[nn.Module, LicModel | None]:
+def student_config(opts: TrainOptions) -> CodecConfig:
+    """The named architecture, or (--derive-student) one pruned from the teacher's config."""
+    if not opts.derive_student:
+        try:
+            return get_config(opts.arch)
+        except KeyError as e:
+            raise LicodecError(str(e.args[0])) from None
+    if opts.teacher is None:
+        raise LicodecError("--derive-student needs --teacher")
+    return derive_student(read_info(opts.teacher).config)
+
+
+def _build_strategy(opts: TrainOptions, config: CodecConfig) -> tuple[nn.Module, LicModel | None]:
     """The strategy module and the frozen teacher it distills from (None for plain)."""
     if opts.strategy not in STRATEGIES:
         raise LicodecError(f"unknown strategy {opts.strategy!r} ({', '.join(STRATEGIES)})")
@@ -72,7 +85,12 @@ def _build_strategy(opts: TrainOptions, config) -> tuple[nn.Module, LicModel | N
     if opts.teacher is None:
         raise LicodecError(f"--strategy {opts.strategy} needs --teacher")
     teacher = load_model(read_info(opts.teacher)).requires_grad_(False)
-    return Feds(config, teacher.config, opts.steps), teacher
+    if opts.strategy == "feds":
+        return Feds(config, teacher.config, opts.steps), teacher
+    try:
+        return SMoDi(config, teacher.config, opts.steps), teacher
+    except ValueError as e:
+        raise LicodecError(str(e)) from None
 
 
 def _train_step(model: LicModel, strategy: nn.Module, teacher: LicModel | None, optimizer, aux_optimizer,
@@ -87,13 +105,8 @@ def _train_step(model: LicModel, strategy: nn.Module, teacher: LicModel | None, 
     if opts.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     lambdas = torch.tensor(config.lambdas)[quality - 1]
-    use_teacher = teacher is not None and strategy.uses_teacher(step)
-    out = model(x, quality.float(), features=use_teacher)
+    out, teacher_out = strategy(step, model, teacher, x, quality.float())
     terms = rate_distortion(out, x, lambdas)
-    teacher_out = None
-    if use_teacher:
-        with torch.no_grad():
-            teacher_out = teacher(x, quality.float(), features=True)
     extra = strategy.terms(step, out, teacher_out, lambdas * 255**2)
     terms["loss"] = terms["loss"] + sum(extra.values())
     terms.update(extra)
@@ -130,7 +143,7 @@ def train(opts: TrainOptions) -> Path:
     torch.set_num_threads(opts.threads)
     torch.manual_seed(opts.seed)
     opts.out.mkdir(parents=True, exist_ok=True)
-    config = get_config(opts.arch)
+    config = student_config(opts)
     model = LicModel(config).train()
     if opts.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -143,7 +156,7 @@ def train(opts: TrainOptions) -> Path:
     if opts.resume and checkpoint.exists():
         state = torch.load(checkpoint, weights_only=True)
         model.load_state_dict(state["model"])
-        strategy.load_state_dict(state["strategy"])
+        strategy.load_state_dict(state.get("strategy", {}))  # checkpoints of plain runs may lack it
         optimizer.load_state_dict(state["optimizer"])
         aux_optimizer.load_state_dict(state["aux_optimizer"])
         torch.set_rng_state(state["torch_rng"])
