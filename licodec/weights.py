@@ -124,6 +124,5 @@ def load_model(info: WeightsInfo) -> "LicModel":
         raise LicodecError(f"{info.path}: tensors do not match the content hash in its metadata (damaged file?)")
     model = LicModel(info.config)
     model.load_state_dict(state)
-    model.eval()
     model.latent_codec.refresh_tables()
-    return model
+    return model.for_inference()

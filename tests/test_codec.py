@@ -81,3 +81,13 @@ def test_every_named_architecture_codes_a_kodak_sized_image(name):
     compressed, x_hat, y_hat, digest = _round_trip(model, x, 4)
     assert torch.equal(y_hat, compressed.y_hat) and digest == compressed.digest
     assert x_hat.shape == (1, 3, 512, 768)
+
+
+def test_a_model_with_built_tables_copies_and_codes_the_same():
+    import copy
+
+    model = tiny_model()
+    x = torch.rand(1, 3, 64, 64)
+    original = model.compress(x, 4)  # builds the constriction tables, which do not pickle
+    clone = copy.deepcopy(model)
+    assert clone.compress(x, 4).data == original.data

