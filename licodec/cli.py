@@ -61,11 +61,8 @@ def _write_output(path: str, force: bool, write: Callable[[io.BufferedIOBase], N
         sys.stdout.buffer.flush()
         return
     target = Path(path)
-    if target.exists() and not force:
-        raise LicodecError(f"{path} exists (use --force to overwrite)")
-    directory = target.parent if str(target.parent) else Path(".")
-    if not directory.is_dir():
-        raise LicodecError(f"output directory {directory} does not exist")
+    _check_output(path, force)
+    directory = target.parent
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".part")
     except PermissionError:
@@ -73,10 +70,20 @@ def _write_output(path: str, force: bool, write: Callable[[io.BufferedIOBase], N
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
+        os.chmod(tmp, _new_file_mode(target))
         os.replace(tmp, target)
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def _new_file_mode(target: Path) -> int:
+    """The mode a plain open() would give (mkstemp makes 0600 files): kept when overwriting."""
+    if target.exists():
+        return target.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -174,9 +181,11 @@ def _check_output(output: str, force: bool) -> None:
     if output == "-":
         return
     target = Path(output)
+    if target.is_dir():
+        raise LicodecError(f"{output} is a directory")
     if target.exists() and not force:
         raise LicodecError(f"{output} exists (use --force to overwrite)")
-    if not (target.parent if str(target.parent) else Path(".")).is_dir():
+    if not target.parent.is_dir():
         raise LicodecError(f"output directory {target.parent} does not exist")
 
 

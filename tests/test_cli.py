@@ -123,6 +123,7 @@ def test_unreadable_and_missing_inputs(tiny_weights, tmp_path):
 def test_missing_output_directory(tiny_weights, photo, tmp_path):
     result = run("encode", str(photo), "-o", str(tmp_path / "no" / "such" / "a.lic"))
     assert_clean_error(result, "output directory")
+    assert_clean_error(run("encode", str(photo), "-o", str(tmp_path), "--force"), "is a directory")
     lic = encode(photo, tmp_path / "a.lic")
     assert_clean_error(run("decode", str(lic), "-o", str(tmp_path / "no" / "a.png")), "output directory")
 
@@ -167,3 +168,13 @@ def test_real_process_exit_code_and_single_line(tiny_weights, tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert result.stderr.strip() == "licodec: error: not a .lic file (bad magic)"
+
+
+def test_output_files_get_the_usual_permissions(tiny_weights, photo, tmp_path):
+    old = os.umask(0o022)
+    try:
+        lic = encode(photo, tmp_path / "a.lic")
+    finally:
+        os.umask(old)
+    assert lic.stat().st_mode & 0o777 == 0o644
+    assert not list(tmp_path.glob(".*.part"))
