@@ -54,3 +54,17 @@ def test_gdn_matches(inverse):
     _copy_parameters(reference, ours)
     x = torch.randn(2, 5, 4, 4)
     assert torch.allclose(ours(x), reference(x), rtol=1e-5, atol=1e-6)
+
+
+def test_tail_bounds_match_compressais_quantile_search():
+    torch.manual_seed(3)
+    reference = EntropyBottleneck(4)
+    with torch.no_grad():
+        for param in reference.parameters():
+            param.add_(0.3 * torch.randn_like(param))
+    ours = FactorizedPrior(4)
+    _copy_parameters(reference, ours)
+    lower, upper = ours.double().tail_bounds()
+    reference.update(force=True, update_quantiles=True)
+    assert torch.allclose(lower.float(), reference.quantiles[:, 0, 0], rtol=1e-4, atol=0.01)
+    assert torch.allclose(upper.float(), reference.quantiles[:, 0, 2], rtol=1e-4, atol=0.01)

@@ -54,3 +54,18 @@ def test_custom_tables_and_leftover_data_is_an_error():
     assert list(reader.read(np.zeros(2, dtype=int), tables)) == [-1, 0]
     with pytest.raises(LicodecError, match="data left"):
         reader.finish()
+
+
+def test_factorized_tables_cover_all_but_the_tails_whatever_the_quantiles():
+    import torch
+
+    from licodec.models.entropy_models import TAIL_MASS, FactorizedPrior
+
+    torch.manual_seed(0)
+    prior = FactorizedPrior(3)
+    with torch.no_grad():
+        prior.quantiles.mul_(0.1)  # an aux loss far from converged
+    pmfs, offsets = prior.probability_tables()
+    for pmf in pmfs:
+        assert 1 - pmf.sum() < 2 * TAIL_MASS
+    assert all(offset < -5 for offset in offsets)  # wider than the shrunken quantiles say

@@ -85,7 +85,24 @@ class FactorizedPrior(nn.Module):
         likelihood = likelihood.reshape(self.channels, z.shape[0], *z.shape[2:]).permute(1, 0, 2, 3)
         return lower_bound(likelihood, LIKELIHOOD_BOUND)
 
-    def probability_tables(self) -> tuple[list[np.ndarray], np.ndarray]:
+    def tail_bounds(self, iterations: int = 80, reach: float = 1e4) -> tuple[Tensor, Tensor]:
+        """Per channel, where the CDF is TAIL_MASS/2 and 1 − TAIL_MASS/2, found by bisection.
+
+        The learned CDF is monotone, so this is exact whatever the state of the aux loss (as
+        CompressAI's `update(update_quantiles=True)`). Float64; call on a float64 copy.
+        """
+        bounds = []
+        for target in (self.target[0], self.target[2]):
+            low = torch.full((self.channels, 1, 1), -reach, dtype=torch.float64)
+            high = torch.full((self.channels, 1, 1), reach, dtype=torch.float64)
+            for _ in range(iterations):
+                middle = (low + high) / 2
+                below = self._logits_cumulative(middle, stop_gradient=True) < target
+                low, high = torch.where(below, middle, low), torch.where(below, high, middle)
+            bounds.append(((low + high) / 2).flatten())
+        return bounds[0], bounds[1]
+
+    def probability_tables(self, max_half_width: int = 4096) -> tuple[list[np.ndarray], np.ndarray]:
         """Per channel: PMF over the integers [median-a, median+b] covering all but the tails.
 
         Returns the PMFs (float64) and each table's offset (its first bin's symbol, relative
@@ -94,10 +111,10 @@ class FactorizedPrior(nn.Module):
         """
         model = copy.deepcopy(self).double()
         with torch.no_grad():
-            quantiles = model.quantiles[:, 0]
-            medians = quantiles[:, 1]
-            below = torch.ceil(medians - quantiles[:, 0]).clamp(min=0).long()
-            above = torch.ceil(quantiles[:, 2] - medians).clamp(min=0).long()
+            medians = model.quantiles[:, 0, 1]
+            lower, upper = model.tail_bounds()
+            below = torch.ceil(medians - lower).clamp(0, max_half_width).long()
+            above = torch.ceil(upper - medians).clamp(0, max_half_width).long()
             lengths = below + above + 1
             grid = torch.arange(int(lengths.max()), dtype=torch.float64)
             points = (medians - below)[:, None] + grid[None, :]
