@@ -13,7 +13,7 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from licodec.config import CodecConfig
 from licodec.errors import LicodecError
@@ -73,7 +73,7 @@ def resolve(spec: str) -> WeightsInfo:
     return read_info(spec)
 
 
-def find_by_id(model_id: bytes, extra: list[WeightsInfo] = ()) -> WeightsInfo:  # type: ignore[assignment]
+def find_by_id(model_id: bytes, extra: Sequence[WeightsInfo] = ()) -> WeightsInfo:
     """The weights whose id a .lic file names: given ones first, then the shipped ones."""
     candidates = list(extra) + [read_info(p) for p in sorted(weights_dir().glob("*.safetensors"))]
     for info in candidates:

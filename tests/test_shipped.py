@@ -39,8 +39,10 @@ def check_round_trip(model, index: int, quality: float) -> None:
     file_bytes = len(container.pack(header, compressed.data, digest))
     estimate = estimated_bytes(model, x, quality)
     assert abs(file_bytes - estimate) <= 0.01 * estimate + OVERHEAD
+    # A recognisable image, not noise or a colour mix-up: well above a flat image of the mean colour.
     psnr = -10 * torch.log10(((x_hat - x) ** 2).mean())
-    assert psnr > 20  # a recognisable image, not noise
+    flat = -10 * torch.log10(((x.mean(dim=(2, 3), keepdim=True) - x) ** 2).mean())
+    assert psnr > flat + 3
 
 
 @pytest.mark.parametrize("index", [1, 7])
