@@ -3,7 +3,8 @@
     python -m licodec.roundtrip ../shared/data/kodak -o results/roundtrip
 
 For each case: ŷ decoded bit-identical to the encoder's, symbol digest equal, real file bytes
-against the model's estimated rate (Σ −log2 p of its own quantised latents), PSNR.
+against the model's estimated rate (Σ −log2 p of its own quantised latents): at most 1 % +
+header above it; PSNR.
 Writes sweep.json and sweep.md to the output folder; exits non-zero if any case fails.
 """
 from __future__ import annotations
@@ -42,7 +43,9 @@ def check_case(model, info, image_path: Path, quality: float) -> dict:
         "image": image_path.name, "quality": quality, "bytes": file_bytes, "estimated_bytes": round(estimate, 1),
         "bpp": 8 * file_bytes / (rgb.shape[0] * rgb.shape[1]), "psnr": psnr(rgb, decoded),
         "exact": bool(torch.equal(y_hat, compressed.y_hat) and digest == compressed.digest),
-        "rate_ok": abs(file_bytes - estimate) <= RATE_TOLERANCE * estimate + overhead,
+        # One-sided: files may come out smaller than the estimate, whose 1e-9 likelihood floor
+        # charges ~30 bits for an outlier that the coder's 2^-24 table floor codes in ~24.
+        "rate_ok": file_bytes <= (1 + RATE_TOLERANCE) * estimate + overhead,
     }
 
 
@@ -64,15 +67,16 @@ def main(dataset: str, output: str, models: tuple[str, ...], qualities: tuple[fl
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     (out / "sweep.json").write_text(json.dumps(rows, indent=1))
-    lines = ["| model | q | images | exact ŷ | rate within 1 % + header | mean bpp | mean PSNR | max size/estimate |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | q | images | exact ŷ | size ≤ estimate + 1 % + header | mean bpp | mean PSNR "
+             "| min size/estimate | max size/estimate |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name in models:
         for quality in qualities:
             sel = [r for r in rows if r["model"] == name and r["quality"] == quality]
-            worst = max(r["bytes"] / r["estimated_bytes"] for r in sel)
+            ratios = [r["bytes"] / r["estimated_bytes"] for r in sel]
             lines.append(f"| {name} | {quality:g} | {len(sel)} | {sum(r['exact'] for r in sel)}/{len(sel)} | "
                          f"{sum(r['rate_ok'] for r in sel)}/{len(sel)} | {np.mean([r['bpp'] for r in sel]):.3f} | "
-                         f"{np.mean([r['psnr'] for r in sel]):.2f} | {worst:.4f} |")
+                         f"{np.mean([r['psnr'] for r in sel]):.2f} | {min(ratios):.4f} | {max(ratios):.4f} |")
     (out / "sweep.md").write_text("\n".join(lines) + "\n")
     click.echo("\n".join(lines))
     if not all(r["exact"] and r["rate_ok"] for r in rows):

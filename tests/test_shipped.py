@@ -38,7 +38,9 @@ def check_round_trip(model, index: int, quality: float) -> None:
     header = container.Header(b"\0" * 4, quality, x.shape[3], x.shape[2])
     file_bytes = len(container.pack(header, compressed.data, digest))
     estimate = estimated_bytes(model, x, quality)
-    assert abs(file_bytes - estimate) <= 0.01 * estimate + OVERHEAD
+    # At most 1 % + header above the estimate; below it where the estimate's 1e-9 likelihood floor
+    # charges outliers more than the coder's table floor does (docs/format.md).
+    assert 0.8 * estimate <= file_bytes <= 1.01 * estimate + OVERHEAD
     # A recognisable image, not noise or a colour mix-up: well above a flat image of the mean colour.
     psnr = -10 * torch.log10(((x_hat - x) ** 2).mean())
     flat = -10 * torch.log10(((x.mean(dim=(2, 3), keepdim=True) - x) ** 2).mean())
