@@ -48,17 +48,17 @@ def _with_escape_bin(pmf: np.ndarray) -> np.ndarray:
     return np.append(pmf, max(1.0 - pmf.sum(), TAIL_MASS))
 
 
-# Tables span at least ±16: a symbol a few bins out under a tiny σ (common in young models) then
-# costs ~24 bits in the table's floor probability instead of escape + 32 raw bits.
-MIN_HALF_WIDTH = 16
+# Tables reach 16 bins past the 1e-9 tails: an outlier a few σ further out (common in young
+# models) then costs ~24 bits at the table's floor probability instead of escape + 32 raw bits.
+TABLE_MARGIN = 16
 
 
 def gaussian_tables(scale_table: np.ndarray) -> TableSet:
-    """One zero-mean discretised Gaussian per scale, over ±max(ceil(σ·z), 16); z leaves TAIL_MASS out."""
+    """One zero-mean discretised Gaussian per scale, over ±(ceil(σ·z) + 16); z leaves TAIL_MASS out."""
     tail_z = -_normal_ppf(TAIL_MASS / 2)
     pmfs, offsets = [], []
     for scale in np.asarray(scale_table, dtype=np.float64):
-        half = max(int(math.ceil(scale * tail_z)), MIN_HALF_WIDTH)
+        half = int(math.ceil(scale * tail_z)) + TABLE_MARGIN
         edges = (np.arange(-half, half + 2, dtype=np.float64) - 0.5) / (scale * math.sqrt(2))
         cdf = np.array([0.5 * math.erfc(-e) for e in edges])
         pmfs.append(np.diff(cdf))
