@@ -161,6 +161,25 @@ def info(file: str) -> None:
 
 
 @main.command()
+@click.argument("run", metavar="RUN")
+@click.option("-o", "--output", required=True, metavar="OUT", help="the .safetensors file to write")
+@click.option("--name", default=None, help="the model name stored in the file (default: the run's architecture)")
+@click.option("-f", "--force", is_flag=True, help="overwrite OUT if it exists")
+def export(run: str, output: str, name: str | None, force: bool) -> None:
+    """Copy a training run's weights (RUN/weights.safetensors) to OUT, for encode --model OUT."""
+    from licodec import weights
+
+    source = Path(run) / "weights.safetensors" if Path(run).is_dir() else Path(run)
+    info = weights.read_info(source)  # refuses anything but a licodec weights file
+    data = _read_input(str(source))
+    if name is not None:
+        data = weights.renamed(data, name)
+    _write_output(output, force, lambda f: f.write(data))
+    if output != "-":
+        click.echo(f"wrote {output} (model id {info.model_id.hex()})", err=True)
+
+
+@main.command()
 @click.argument("reference", metavar="REFERENCE")
 @click.argument("decoded", metavar="DECODED")
 def compare(reference: str, decoded: str) -> None:
@@ -220,8 +239,20 @@ def _training_options(command):
         click.option("--patch", default=256, show_default=True, help="crop size, a multiple of 64"),
         click.option("--batch", default=8, show_default=True),
         click.option("--lr", default=1e-4, show_default=True),
+        click.option("--batch-per-rank", is_flag=True,
+                     help="under torchrun: --batch is each process's batch (global = batch × processes), "
+                          "not the global batch"),
+        click.option("--metric", type=click.Choice(["mse", "ms-ssim"]), default="mse", show_default=True,
+                     help="distortion: λ·255²·MSE or λ·(1 − MS-SSIM), each with CompressAI's λ table"),
+        click.option("--val", type=click.Path(exists=True, file_okay=False), default=None,
+                     help="held-out images (e.g. kodak/) validated at q 1, 4, 8: bpp and PSNR in the log"),
+        click.option("--val-every", default=0, show_default=True, help="steps between validations (0: at the end)"),
+        click.option("--val-images", type=int, default=None, help="validate on the first N images only"),
+        click.option("--compile", is_flag=True, help="torch.compile g_a and g_s (faster steps after a slow start)"),
+        click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True),
         click.option("--threads", default=2, show_default=True),
         click.option("--seed", default=0, show_default=True),
+        click.option("--checkpoint-minutes", default=5.0, show_default=True),
         click.option("--resume", is_flag=True, help="continue from OUT/checkpoint.pt"),
     ]
     for option in reversed(options):
@@ -237,9 +268,10 @@ def _run_training(strategy: str = "plain", teacher: str | None = None, derive_st
         if not derive_student:
             raise LicodecError("--arch is required (or --derive-student with distill)")
         options["arch"] = "derived-student"
+    val = options.pop("val")
     weights = run(TrainOptions(data=Path(options.pop("data")), out=Path(options.pop("out")), strategy=strategy,
-                               teacher=Path(teacher) if teacher else None, derive_student=derive_student,
-                               **options))
+                               teacher=teacher, derive_student=derive_student,
+                               val=Path(val) if val else None, **options))
     click.echo(f"wrote {weights}")
 
 
@@ -251,15 +283,16 @@ def train(**options) -> None:
 
 
 @main.command()
-@click.option("--teacher", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="weights of the frozen teacher (.safetensors)")
+@click.option("--teacher", required=True, metavar="WEIGHTS",
+              help="the frozen teacher: a licodec .safetensors file, or compressai:ARCH:PATH for a CompressAI "
+                   "checkpoint (bmshj2018-hyperprior, mbt2018-mean, mbt2018; FEDS only)")
 @click.option("--strategy", type=click.Choice(["feds", "smodi", "plain"]), default="feds", show_default=True,
               help="feds: output + feature + entropy-ranked latent distillation in three phases; "
                    "smodi: stage-wise modular distillation into the frozen teacher, then end to end; "
                    "plain: the same student and steps without the teacher (the control)")
 @click.option("--derive-student", is_flag=True,
-              help="prune the student from the teacher's config (fewer blocks, smaller FFN and slice "
-                   "transforms; same interfaces), as SMoDi needs, instead of --arch")
+              help="prune the student from the teacher (fewer blocks, smaller FFN and slice transforms; "
+                   "same interfaces) and start it from the teacher's weights (KDIC), instead of --arch")
 @_training_options
 def distill(**options) -> None:
     """Train a student from a frozen teacher; writes OUT/weights.safetensors."""

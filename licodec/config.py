@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 # CompressAI's MSE λ table for quality levels 1..8 (loss = λ·255²·MSE + bpp).
 MSE_LAMBDAS: tuple[float, ...] = (0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483, 0.0932, 0.18)
+# CompressAI's MS-SSIM λ table (loss = λ·(1 − MS-SSIM) + bpp), for `licodec train --metric ms-ssim`.
+MSSSIM_LAMBDAS: tuple[float, ...] = (2.40, 4.58, 8.73, 16.64, 31.73, 60.50, 115.37, 220.0)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import struct
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
@@ -50,6 +51,8 @@ def read_info(path: str | Path) -> WeightsInfo:
     try:
         with open(path, "rb") as f:
             (length,) = struct.unpack("<Q", f.read(8))
+            if length > os.fstat(f.fileno()).st_size - 8:
+                raise ValueError("no safetensors header")
             header = json.loads(f.read(length))
         meta = header["__metadata__"]
         if meta.get("format") != FORMAT:
@@ -111,6 +114,20 @@ def save_weights(model: "LicModel", path: str | Path, name: str, provenance: dic
     save_file(state, str(tmp), metadata=metadata)
     os.replace(tmp, path)
     return digest
+
+
+def renamed(data: bytes, name: str) -> bytes:
+    """A weights file's bytes with another model name in its metadata (tensors, hash and model
+    id unchanged). safetensors' numpy API keeps this torch-free."""
+    from safetensors import safe_open
+    from safetensors.numpy import load, save
+
+    with tempfile.NamedTemporaryFile(suffix=".safetensors") as f:  # safe_open reads files, not bytes
+        f.write(data)
+        f.flush()
+        with safe_open(f.name, framework="numpy") as opened:
+            metadata = dict(opened.metadata())
+    return save(load(data), metadata={**metadata, "name": name})
 
 
 def load_model(info: WeightsInfo) -> "LicModel":

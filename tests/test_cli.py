@@ -178,3 +178,23 @@ def test_output_files_get_the_usual_permissions(tiny_weights, photo, tmp_path):
         os.umask(old)
     assert lic.stat().st_mode & 0o777 == 0o644
     assert not list(tmp_path.glob(".*.part"))
+
+
+def test_export_copies_a_runs_weights_under_a_new_name(tiny_weights, tmp_path, photo):
+    from licodec.weights import read_info
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "weights.safetensors").write_bytes((tiny_weights / "student.safetensors").read_bytes())
+    out = tmp_path / "mine.safetensors"
+    result = CliRunner().invoke(main, ["export", str(run), "-o", str(out), "--name", "mine"])
+    assert result.exit_code == 0, result.output
+    exported, original = read_info(out), read_info(run / "weights.safetensors")
+    assert exported.name == "mine" and exported.model_id == original.model_id
+    assert exported.config == original.config
+    again = CliRunner().invoke(main, ["export", str(run), "-o", str(out)])
+    assert again.exit_code == 1 and "exists" in again.output
+    encoded = CliRunner().invoke(main, ["encode", str(photo), "-o", str(tmp_path / "a.lic"), "--model", str(out)])
+    assert encoded.exit_code == 0, encoded.output
+    not_weights = CliRunner().invoke(main, ["export", str(photo), "-o", str(tmp_path / "x.safetensors")])
+    assert not_weights.exit_code == 1 and "not a licodec weights file" in not_weights.output

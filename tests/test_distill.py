@@ -42,15 +42,14 @@ def test_output_and_feature_losses_vanish_for_identical_inputs():
     x = torch.rand(2, 3, 8, 8)
     assert torch.equal(output_loss(x, x), torch.zeros(2))
     assert torch.allclose(output_loss(x, x + 0.5), torch.full((2,), 0.25))
-    same_width = CodecConfig(N=6, M=12, hyper_channels=8, slices=3, max_support_slices=-1, slice_hidden=(8,))
-    adapters = FeatureAdapters(same_width, same_width)
+    adapters = FeatureAdapters(6, 6)
     features = {"features_a": [torch.rand(2, 6, 4, 4) for _ in range(4)],
                 "features_s": [torch.rand(2, 6, 4, 4) for _ in range(4)]}
     assert torch.allclose(adapters(features, features), torch.zeros(2))
 
 
 def test_phase_schedule_switches_terms_at_the_right_steps():
-    feds = Feds(TINY_STUDENT, TINY, steps=10, weights=FedsWeights(align=0.2, distill=0.5))
+    feds = Feds(TINY_STUDENT.N, TINY.N, steps=10, weights=FedsWeights(align=0.2, distill=0.5))
     assert [feds.phase(s) for s in range(10)] == ["align"] * 2 + ["distill"] * 5 + ["finetune"] * 3
     student, teacher = tiny_model(0, TINY_STUDENT), tiny_model(1)
     x, q = torch.rand(2, 3, 64, 64), torch.tensor([1.0, 8.0])
@@ -162,3 +161,18 @@ def test_training_errors_are_one_line(train_folder, tmp_path):
     assert result.exit_code == 1 and "unknown architecture 'nope'" in result.output
     result = CliRunner().invoke(main, ["train", "--arch", "student", "--patch", "100", *common])
     assert result.exit_code == 1 and "multiple of 64" in result.output
+
+
+def test_a_derived_student_inherits_the_teachers_leading_weights():
+    from licodec.training.distill import inherit_weights
+
+    teacher = tiny_model(1)
+    student = LicModel(dataclasses.replace(derive_student(TINY), slice_hidden=(5,)))
+    inherited = inherit_weights(student, teacher)
+    assert inherited == len(student.state_dict())  # every student tensor has a teacher counterpart
+    kept = next(name for name in student.state_dict() if ".body.0." in name and name.endswith("weight"))
+    assert torch.equal(student.state_dict()[kept], teacher.state_dict()[kept])
+    pruned_out = student.latent_codec.cc_mean[0][0].weight
+    assert torch.equal(pruned_out, teacher.latent_codec.cc_mean[0][0].weight[:5])
+    pruned_in = student.latent_codec.cc_mean[0][2].weight
+    assert torch.equal(pruned_in, teacher.latent_codec.cc_mean[0][2].weight[:, :5])

@@ -54,3 +54,42 @@ def test_training_lowers_the_loss_and_exports_usable_weights(tiny_arch, train_fo
     x = torch.rand(1, 3, 40, 40)
     compressed = model.compress(x, 2)
     assert torch.equal(model.decompress(compressed.data, 40, 40, 2)[1], compressed.y_hat)
+
+
+def test_ms_ssim_distortion_is_zero_for_a_perfect_reconstruction():
+    x = torch.rand(2, 3, 192, 192)
+    likelihoods = {"y": torch.full((2, 1, 2, 2), 0.5)}
+    perfect = rate_distortion({"x_hat": x, "likelihoods": likelihoods}, x, torch.tensor([10.0, 10.0]), "ms-ssim")
+    assert torch.isclose(perfect["loss"], perfect["bpp"], atol=1e-4)
+    noisy = rate_distortion({"x_hat": (x + 0.2).clamp(0, 1), "likelihoods": likelihoods}, x,
+                            torch.tensor([10.0, 10.0]), "ms-ssim")
+    assert torch.isclose(noisy["loss"], noisy["bpp"] + 10 * (1 - noisy["ms_ssim"]), atol=1e-5)
+    assert noisy["ms_ssim"] < 0.99
+
+
+def test_validation_records_bpp_and_psnr_at_three_levels(tiny_arch, train_folder, tmp_path):
+    train(_options(tiny_arch, train_folder, tmp_path / "run", 4, val=train_folder, val_every=2, val_images=2))
+    records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [("val" in r) for r in records] == [False, True, False, True]
+    val = records[-1]["val"]
+    assert set(val) == {"q1", "q4", "q8"} and all(v["bpp"] > 0 and 0 < v["psnr"] < 100 for v in val.values())
+    assert val["q1"]["bpp"] <= val["q8"]["bpp"] * 1.5  # gain units order the rates from the start
+
+
+def test_a_process_share_is_that_slice_of_the_global_batch(train_folder):
+    from licodec.training.data import CropSampler
+
+    whole = CropSampler(train_folder, 64, seed=3).batch(4)
+    share = CropSampler(train_folder, 64, seed=3).batch(4, slice(2, 4))
+    assert torch.equal(share, whole[2:4])
+
+
+def test_training_noise_of_a_sample_does_not_depend_on_its_batch():
+    from licodec.models.charm import per_sample_noise, uniform_noise_like
+
+    with per_sample_noise([11, 12, 13]):
+        whole = uniform_noise_like(torch.zeros(3, 2, 4, 4))
+    with per_sample_noise([13]):
+        alone = uniform_noise_like(torch.zeros(1, 2, 4, 4))
+    assert torch.equal(alone[0], whole[2]) and whole.abs().max() <= 0.5
+    assert not torch.equal(whole[0], whole[1])

@@ -16,10 +16,13 @@ code path on the very same tensors as the encoder (docs/format.md says what this
 """
 from __future__ import annotations
 
+import contextvars
 import math
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -43,6 +46,34 @@ def scale_table() -> Tensor:
 @lru_cache(maxsize=1)
 def _gaussian_tables() -> TableSet:
     return gaussian_tables(scale_table().numpy())
+
+
+_SAMPLE_NOISE: contextvars.ContextVar[list[torch.Generator] | None] = contextvars.ContextVar("noise", default=None)
+
+
+@contextmanager
+def per_sample_noise(seeds: Sequence[int]) -> Iterator[None]:
+    """Draw the training noise of sample i from a generator seeded with seeds[i].
+
+    A sample then gets the same noise whichever batch or process it lands in, so a distributed
+    run computes exactly what one process computes over the same global batch.
+    """
+    token = _SAMPLE_NOISE.set([torch.Generator().manual_seed(seed) for seed in seeds])
+    try:
+        yield
+    finally:
+        _SAMPLE_NOISE.reset(token)
+
+
+def uniform_noise_like(x: Tensor) -> Tensor:
+    """U(−½, ½) noise, the training proxy for rounding; per sample inside `per_sample_noise`."""
+    generators = _SAMPLE_NOISE.get()
+    if generators is None:
+        return torch.empty_like(x).uniform_(-0.5, 0.5)
+    if len(generators) != x.shape[0]:
+        raise ValueError(f"per_sample_noise has {len(generators)} seeds for a batch of {x.shape[0]}")
+    noise = torch.stack([torch.rand(x.shape[1:], generator=g, dtype=x.dtype) for g in generators])
+    return noise.to(x.device) - 0.5
 
 
 def ste_round(x: Tensor) -> Tensor:
@@ -142,7 +173,7 @@ class ChARMLatentCodec(nn.Module):
         z = self.h_a(y_gained) * self.z_gain.gain(quality)
         medians = self.prior.medians().view(1, -1, 1, 1)
         if self.training:
-            z_likelihood = self.prior.likelihood(z + torch.empty_like(z).uniform_(-0.5, 0.5))
+            z_likelihood = self.prior.likelihood(z + uniform_noise_like(z))
             z_hat = ste_round(z - medians) + medians
         else:
             z_hat = torch.round(z - medians) + medians
@@ -152,7 +183,7 @@ class ChARMLatentCodec(nn.Module):
         for i, y_slice in enumerate(y_gained.chunk(self.slices, dim=1)):
             mean, scale, mean_support = self._slice_parameters(i, side, decoded)
             if self.training:
-                noisy = y_slice + torch.empty_like(y_slice).uniform_(-0.5, 0.5)
+                noisy = y_slice + uniform_noise_like(y_slice)
                 likelihoods.append(gaussian_likelihood(noisy, scale, mean))
                 y_hat_slice = ste_round(y_slice - mean) + mean
             else:

@@ -35,17 +35,25 @@ class CropSampler:
         self.patch = patch
         self.generator = torch.Generator().manual_seed(seed)
 
-    def batch(self, size: int) -> Tensor:
-        crops = []
-        for _ in range(size):
-            image = self.images[int(torch.randint(len(self.images), (1,), generator=self.generator))]
-            _, h, w = image.shape
-            top = int(torch.randint(h - self.patch + 1, (1,), generator=self.generator))
-            left = int(torch.randint(w - self.patch + 1, (1,), generator=self.generator))
-            crop = image[:, top : top + self.patch, left : left + self.patch]
-            if torch.rand(1, generator=self.generator) < 0.5:
-                crop = crop.flip(-1)
-            if torch.rand(1, generator=self.generator) < 0.5:
-                crop = crop.flip(-2)
-            crops.append(crop)
-        return torch.stack(crops).float() / 255.0
+    def batch(self, size: int, part: slice = slice(None)) -> Tensor:
+        """The `part` of a batch of `size` crops: every process of a distributed run draws the
+        whole global batch from the same generator (so the streams stay in step) and crops only
+        its own share, which makes the shares disjoint and different at every step."""
+        draws = [self._draw() for _ in range(size)]
+        return torch.stack([self._crop(*draw) for draw in draws[part]]).float() / 255.0
+
+    def _draw(self) -> tuple[int, int, int, bool, bool]:
+        g = self.generator
+        index = int(torch.randint(len(self.images), (1,), generator=g))
+        _, h, w = self.images[index].shape
+        top = int(torch.randint(h - self.patch + 1, (1,), generator=g))
+        left = int(torch.randint(w - self.patch + 1, (1,), generator=g))
+        return index, top, left, bool(torch.rand(1, generator=g) < 0.5), bool(torch.rand(1, generator=g) < 0.5)
+
+    def _crop(self, index: int, top: int, left: int, flip_x: bool, flip_y: bool) -> Tensor:
+        crop = self.images[index][:, top : top + self.patch, left : left + self.patch]
+        if flip_x:
+            crop = crop.flip(-1)
+        if flip_y:
+            crop = crop.flip(-2)
+        return crop

@@ -68,13 +68,13 @@ class FeatureAdapters(nn.Module):
     L_latent covers, and x̂, which L_output covers): the stages where both nets have N channels.
     """
 
-    def __init__(self, student: CodecConfig, teacher: CodecConfig, stages: int = 3) -> None:
+    def __init__(self, student_width: int, teacher_width: int, stages: int = 3) -> None:
         super().__init__()
         self.stages = stages
-        convs = [nn.Conv2d(student.N, teacher.N, 1) for _ in range(2 * stages)]
+        convs = [nn.Conv2d(student_width, teacher_width, 1) for _ in range(2 * stages)]
         for conv in convs:  # start as the identity where channel counts allow
             nn.init.zeros_(conv.bias)
-            nn.init.eye_(conv.weight.view(teacher.N, student.N))
+            nn.init.eye_(conv.weight.view(teacher_width, student_width))
         self.convs = nn.ModuleList(convs)
 
     def _pairs(self, student_out: dict, teacher_out: dict):
@@ -111,13 +111,14 @@ class FedsWeights:
 class Feds(nn.Module):
     """FEDS's three phases; `terms` gives each phase's distillation terms (FEDS §3.3, §5.1)."""
 
-    def __init__(self, student: CodecConfig, teacher: CodecConfig, steps: int,
+    def __init__(self, student_width: int, teacher_width: int, steps: int,
                  weights: FedsWeights = FedsWeights()) -> None:
+        """Widths: N, the channels of the g_a / g_s features that L_feature pairs."""
         super().__init__()
         self.weights = weights
         self.align_end = math.floor(weights.align * steps)
         self.distill_end = math.floor((weights.align + weights.distill) * steps)
-        self.adapters = FeatureAdapters(student, teacher)
+        self.adapters = FeatureAdapters(student_width, teacher_width)
 
     def phase(self, step: int) -> str:
         if step < self.align_end:
@@ -176,6 +177,26 @@ def derive_student(teacher: CodecConfig, blocks_per_group: int = 1, mlp_ratio: f
         attention_layers=teacher.attention_layers if attention_layers is None else attention_layers,
         slice_hidden=slice_hidden or tuple(max(8, w // 2) for w in teacher.slice_hidden),
     )
+
+
+def inherit_weights(student: nn.Module, teacher: nn.Module) -> int:
+    """Start a derived student from its teacher's weights (KDIC's teacher-guided initialisation).
+
+    Every student tensor whose name the teacher has takes the teacher's leading slice along each
+    dimension: kept blocks keep their weights, and a pruned width keeps the teacher's first
+    channels consistently in the layer that produces them and the one that reads them.
+    Returns how many tensors were inherited.
+    """
+    teacher_state = teacher.state_dict()
+    inherited = 0
+    with torch.no_grad():
+        for name, tensor in student.state_dict().items():
+            source = teacher_state.get(name)
+            if source is None or source.dim() != tensor.dim() or any(a < b for a, b in zip(source.shape, tensor.shape)):
+                continue
+            tensor.copy_(source[tuple(slice(0, n) for n in tensor.shape)])
+            inherited += 1
+    return inherited
 
 
 def _get(module: nn.Module, path: str) -> nn.Module:

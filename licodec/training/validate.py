@@ -1,0 +1,50 @@
+"""Validation during training: estimated bpp and PSNR on whole held-out images at a few λ.
+
+The rate is the model's own estimate (Σ −log2 p of the rounded latents), which the coded file
+matches within about 1 % (tests/test_shipped.py); `licodec eval` measures real files.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from licodec.models import LicModel
+from licodec.models.codec import pad_image
+from licodec.training.data import list_images
+from licodec.training.losses import bits_per_pixel
+
+VAL_QUALITIES = (1, 4, 8)  # both ends and the middle of the λ table
+
+
+def load_images(folder: str | Path, limit: int | None = None) -> list[Tensor]:
+    """Images as [1, 3, H, W] tensors in [0, 1]."""
+    images = []
+    for path in list_images(folder)[:limit]:
+        with Image.open(path) as im:
+            array = np.array(im.convert("RGB"))
+        images.append(torch.from_numpy(array).permute(2, 0, 1)[None].float() / 255)
+    return images
+
+
+@torch.no_grad()
+def validate(model: LicModel, images: list[Tensor], qualities=VAL_QUALITIES) -> dict[str, dict[str, float]]:
+    """{"q1": {"bpp": mean bpp, "psnr": mean PSNR}, ...} with rounding, as the coder quantises."""
+    was_training = model.training
+    model.eval()
+    results = {}
+    for q in qualities:
+        bpps, psnrs = [], []
+        for x in images:
+            h, w = x.shape[-2:]
+            out = model(pad_image(x), torch.tensor([float(q)]))
+            x_hat = out["x_hat"][..., :h, :w].clamp(0, 1)
+            mse = torch.mean((torch.round(x_hat * 255) - x * 255) ** 2)
+            psnrs.append(float(10 * torch.log10(255**2 / mse.clamp(min=1e-10))))
+            bpps.append(float(bits_per_pixel(out["likelihoods"], h * w)))
+        results[f"q{q:g}"] = {"bpp": round(float(np.mean(bpps)), 4), "psnr": round(float(np.mean(psnrs)), 3)}
+    model.train(was_training)
+    return results
