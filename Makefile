@@ -11,7 +11,7 @@ IMAGE      ?= $(SHARED)/data/kodak/kodim23.png
 QUALITY    ?= 4
 OUT        ?= demo-out
 
-.PHONY: install demo test sweep clean
+.PHONY: install demo test sweep eval bench readme clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,7 @@ demo: install
 $(TEST_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(TEST_VENV)
 	$(TEST_VENV)/bin/pip install -q $(TEST_TORCH)
-	$(TEST_VENV)/bin/pip install -q -e '.[test,compressai]'
+	$(TEST_VENV)/bin/pip install -q -e '.[test,compressai,eval]'
 	touch $@
 
 test: $(TEST_VENV)/.installed
@@ -40,6 +40,20 @@ test: $(TEST_VENV)/.installed
 # The full round-trip sweep: every Kodak image at q = 1, 4, 8 with both shipped models.
 sweep: install
 	$(VENV)/bin/python -m licodec.roundtrip $(SHARED)/data/kodak -o results/roundtrip
+
+# RD on Kodak (real files) for the shipped models and the baselines, against the published
+# anchors; resumable (results/kodak/cache). Then README's results section is regenerated.
+eval: $(TEST_VENV)/.installed
+	$(TEST_VENV)/bin/licodec eval $(SHARED)/data/kodak --anchors $(SHARED)/anchors/kodak -j 2 -o results/kodak
+	$(MAKE) readme
+
+# Speed, size and memory: ours, the FEDS paper sizes, CompressAI's architectures, the baselines.
+bench: $(TEST_VENV)/.installed
+	$(TEST_VENV)/bin/licodec bench --image $(IMAGE) -o results/bench
+	$(MAKE) readme
+
+readme: $(TEST_VENV)/.installed
+	$(TEST_VENV)/bin/python -m licodec.evaluation.readme README.md results
 
 clean:
 	rm -rf $(VENV) $(TEST_VENV) $(OUT) .pytest_cache

@@ -227,6 +227,72 @@ def _save_image(image, f, image_format: str) -> None:
         raise LicodecError(f"cannot write {image_format}: {e}") from None
 
 
+@main.command(name="eval")
+@click.argument("dataset", type=click.Path(exists=True, file_okay=False))
+@click.option("--model", "models", multiple=True, default=("student", "teacher"), show_default=True,
+              help="student, teacher or a .safetensors path; repeat for several")
+@click.option("--quality", default="1,2,4,6,8", show_default=True, help="levels: a range 1..8 or a list 1,4,8")
+@click.option("--baselines", default="jpeg,jpeg444,webp,avif,heif,jxl", show_default=True,
+              help="comma-separated; '' for none")
+@click.option("--anchors", type=click.Path(exists=True, file_okay=False), default=None,
+              help="folder of published curves (e.g. ../shared/anchors/kodak)")
+@click.option("--anchor", "anchor_names", multiple=True, help="anchor file stems to include (default: VTM, BPG, "
+              "AV1, mbt2018-mean, cheng2020-anchor, ChARM, ELIC)")
+@click.option("--reference", default="vtm", show_default=True, help="the curve BD-rates are measured against")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="results folder")
+@click.option("-j", "--jobs", default=1, show_default=True, help="processes for the baseline encoders")
+def evaluate(dataset: str, models: tuple[str, ...], quality: str, baselines: str, anchors: str | None,
+             anchor_names: tuple[str, ...], reference: str, output: str, jobs: int) -> None:
+    """Rate-distortion of real files: bpp, PSNR, MS-SSIM, times; BD-rates and RD plots."""
+    from licodec.evaluation.evaluate import DEFAULT_ANCHORS, evaluate as run, parse_qualities
+
+    torch_threads()
+    table = run(Path(dataset), models, parse_qualities(quality), tuple(b for b in baselines.split(",") if b),
+                Path(anchors) if anchors else None, anchor_names or DEFAULT_ANCHORS, reference, Path(output),
+                jobs, lambda line: click.echo(line, err=True))
+    click.echo(table)
+
+
+@main.command()
+@click.option("--model", "models", multiple=True,
+              default=("student", "teacher", "feds-student", "feds-teacher"), show_default=True,
+              help="shipped model, .safetensors path, or feds-student / feds-teacher (random weights, paper size)")
+@click.option("--image", type=click.Path(exists=True, dir_okay=False), required=True)
+@click.option("--sizes", default="768x512", show_default=True, help="comma-separated WxH; the image is resized")
+@click.option("--threads", default="1,2", show_default=True)
+@click.option("-q", "--quality", default=4.0, show_default=True)
+@click.option("--repeats", default=5, show_default=True, help="timed runs after one warm-up (median reported)")
+@click.option("--baselines", default="jpeg,webp,avif,jxl", show_default=True)
+@click.option("-o", "--output", type=click.Path(file_okay=False), default=None, help="write bench.json and bench.md here")
+def bench(models: tuple[str, ...], image: str, sizes: str, threads: str, quality: float, repeats: int,
+          baselines: str, output: str | None) -> None:
+    """Parameters, MACs, encode/decode time split, peak memory and cold start; ratios last."""
+    import json as json_module
+
+    from licodec.evaluation.bench import markdown, run_bench
+
+    try:
+        size_list = [tuple(int(v) for v in s.split("x")) for s in sizes.split(",")]
+        thread_list = tuple(int(t) for t in threads.split(","))
+    except ValueError:
+        raise LicodecError("--sizes takes WxH,WxH and --threads a list like 1,2") from None
+    results = run_bench(models, Path(image), size_list, thread_list, quality, repeats,
+                        tuple(b for b in baselines.split(",") if b), lambda line: click.echo(line, err=True))
+    report = markdown(results)
+    if output:
+        Path(output).mkdir(parents=True, exist_ok=True)
+        (Path(output) / "bench.json").write_text(json_module.dumps(results, indent=1) + "\n")
+        (Path(output) / "bench.md").write_text(report)
+    click.echo(report)
+
+
+def torch_threads() -> None:
+    """Two threads: the measured machine has two cores, and more only adds contention."""
+    import torch
+
+    torch.set_num_threads(2)
+
+
 def _training_options(command):
     """The options `train` and `distill` share."""
     options = [

@@ -1,0 +1,69 @@
+"""BD-rate and BD-PSNR (Bjøntegaard, VCEG-M33) of RD curves in CompressAI's results schema,
+computed by the `bjontegaard` package over the range where the two curves overlap."""
+from __future__ import annotations
+
+import math
+import warnings
+
+import bjontegaard
+import numpy as np
+
+METHOD = "pchip"  # monotone piecewise-cubic interpolation, as the JVET common test conditions use
+
+
+def distortion(curve: dict, metric: str) -> list[float] | None:
+    """A curve's quality axis: "psnr-rgb", or "ms-ssim-db" (−10·log10(1 − MS-SSIM))."""
+    results = curve["results"]
+    if metric == "ms-ssim-db":
+        if "ms-ssim-db-rgb" in results:
+            return results["ms-ssim-db-rgb"]
+        linear = results.get("ms-ssim-rgb")
+        if linear is None or any(v is None for v in linear):
+            return None
+        return [-10 * math.log10(max(1 - v, 1e-12)) for v in linear]
+    values = results.get(metric)
+    return None if values is None or any(v is None for v in values) else values
+
+
+def overlap(reference: list[float], test: list[float]) -> float:
+    """Fraction of the test curve's quality range that the reference also covers."""
+    low, high = max(min(reference), min(test)), min(max(reference), max(test))
+    return max(0.0, high - low) / (max(test) - min(test)) if max(test) > min(test) else 0.0
+
+
+def compare(reference: dict, test: dict, metric: str = "psnr-rgb") -> dict | None:
+    """{"bd_rate": %, "bd_quality": dB, "overlap": fraction}, or None where the curves share no
+    quality range (or lack the metric, or have fewer than 2 points)."""
+    ref_q, test_q = distortion(reference, metric), distortion(test, metric)
+    if ref_q is None or test_q is None or min(len(ref_q), len(test_q)) < 2:
+        return None
+    shared = overlap(ref_q, test_q)
+    if shared <= 0:
+        return None
+    args = (reference["results"]["bpp"], ref_q, test["results"]["bpp"], test_q)
+    with warnings.catch_warnings():  # bjontegaard warns on partial overlap; we report it instead
+        warnings.simplefilter("ignore")
+        rate = bjontegaard.bd_rate(*args, method=METHOD, require_matching_points=False)
+        quality = bjontegaard.bd_psnr(*args, method=METHOD, require_matching_points=False)
+    if not (np.isfinite(rate) and np.isfinite(quality)):
+        return None
+    return {"bd_rate": float(rate), "bd_quality": float(quality), "overlap": round(shared, 3)}
+
+
+def table(reference_name: str, reference: dict, curves: dict[str, dict]) -> tuple[list[dict], str]:
+    """Rows (JSON) and a markdown table of every curve against the reference."""
+    rows = []
+    for name, curve in curves.items():
+        psnr, msssim = compare(reference, curve, "psnr-rgb"), compare(reference, curve, "ms-ssim-db")
+        rows.append({"codec": name, "psnr": psnr, "ms-ssim-db": msssim})
+    cell = lambda r, key, unit: "—" if r is None else f"{r[key]:+.2f}{unit}"  # noqa: E731
+    lines = [f"BD against **{reference_name}** (negative BD-rate = fewer bits at equal quality); "
+             "overlap = share of the curve's PSNR range the reference covers.", "",
+             "| codec | BD-rate (PSNR) | BD-PSNR | overlap | BD-rate (MS-SSIM dB) |",
+             "|---|---|---|---|---|"]
+    for row in rows:
+        p, m = row["psnr"], row["ms-ssim-db"]
+        overlap_cell = "—" if p is None else f"{p['overlap']:.0%}"
+        lines.append(f"| {row['codec']} | {cell(p, 'bd_rate', ' %')} | {cell(p, 'bd_quality', ' dB')} | "
+                     f"{overlap_cell} | {cell(m, 'bd_rate', ' %')} |")
+    return rows, "\n".join(lines) + "\n"

@@ -1,0 +1,314 @@
+"""`licodec bench`: size, compute, speed and memory of the models, side by side in one run.
+
+Times are medians of `repeats` runs after one warm-up. Encode and decode are split into the
+network (transforms and entropy-model nets), entropy coding (rANS table lookups and coding,
+timed by wrapping licodec.entropy's reader and writer) and the container plus image I/O.
+This machine is shared and noisy: compare ratios taken in one run, not absolute times.
+"""
+from __future__ import annotations
+
+import io
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.flop_counter import FlopCounterMode
+
+from licodec import container, entropy
+from licodec.config import get_config
+from licodec.evaluation import codecs
+from licodec.models import LicModel
+from licodec.models.codec import pad_image
+from licodec.weights import load_model, read_info, resolve, save_weights
+
+# The FEDS paper's parameter counts (Fu et al. 2025, Table 1).
+PAPER_PARAMETERS = {"feds-teacher": 95.43e6, "feds-student": 35.34e6}
+PARTS = {
+    "g_a": ("g_a",),
+    "g_s": ("g_s",),
+    "hyperprior": ("latent_codec.h_a", "latent_codec.h_mean_s", "latent_codec.h_scale_s", "latent_codec.prior",
+                   "latent_codec.z_gain"),
+    "charm": ("latent_codec.cc_mean", "latent_codec.cc_scale", "latent_codec.lrp", "latent_codec.y_gain"),
+}
+COMPRESSAI_MODELS = ("mbt2018-mean", "cheng2020-anchor", "elic2022-chandelier")
+
+
+def median_time(run: Callable[[], object], repeats: int) -> float:
+    run()  # warm-up: allocator, kernels, lazily built tables
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
+
+
+def parameters(model: torch.nn.Module) -> dict[str, int]:
+    counts = {"total": sum(p.numel() for p in model.parameters())}
+    for part, prefixes in PARTS.items():
+        counts[part] = sum(p.numel() for n, p in model.named_parameters() if n.startswith(prefixes))
+    return counts
+
+
+def macs_per_pixel(model: torch.nn.Module, x: torch.Tensor, forward: Callable) -> float:
+    """Multiply-accumulates per input pixel of one inference pass (torch.utils.flop_counter)."""
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        forward(model, x)
+    return counter.get_total_flops() / 2 / (x.shape[-2] * x.shape[-1])
+
+
+@contextmanager
+def entropy_timer() -> Iterator[list[float]]:
+    """Accumulates the seconds spent in the rANS writer and reader while active."""
+    spent = [0.0]
+    originals = {(cls, name): getattr(cls, name) for cls, name in
+                 ((entropy.StreamWriter, "write"), (entropy.StreamWriter, "finish"), (entropy.StreamReader, "read"))}
+
+    def timed(function):
+        def wrapper(*args, **kwargs):
+            began = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[0] += time.perf_counter() - began
+        return wrapper
+
+    for (cls, name), function in originals.items():
+        setattr(cls, name, timed(function))
+    try:
+        yield spent
+    finally:
+        for (cls, name), function in originals.items():
+            setattr(cls, name, function)
+
+
+@dataclass
+class Split:
+    total: float
+    network: float
+    entropy: float
+    container_io: float
+
+
+def _split(run: Callable[[], object], io_part: Callable[[], object], repeats: int) -> Split:
+    run()
+    totals, entropies = [], []
+    for _ in range(repeats):
+        with entropy_timer() as spent:
+            began = time.perf_counter()
+            run()
+            totals.append(time.perf_counter() - began)
+        entropies.append(spent[0])
+    io_time = median_time(io_part, repeats)
+    total, coding = statistics.median(totals), statistics.median(entropies)
+    return Split(total + io_time, total - coding, coding, io_time)
+
+
+def bench_ours(model: LicModel, image: Image.Image, quality: float, repeats: int) -> dict:
+    """Encode and decode of one image, split into network / entropy coding / container + image I/O."""
+    x = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255
+    compressed = model.compress(x, quality)
+    header = container.Header(b"\0" * 4, quality, image.width, image.height)
+    data = container.pack(header, compressed.data, compressed.digest)
+    png = io.BytesIO()
+    image.save(png, format="PNG")
+
+    def encode_io():  # read the PNG, then wrap the stream in the container
+        with Image.open(io.BytesIO(png.getvalue())) as im:
+            np.array(im.convert("RGB"))
+        container.pack(header, compressed.data, compressed.digest)
+
+    def decode_io():  # parse the container, then write the PNG
+        container.unpack(data)
+        Image.fromarray(np.array(image)).save(io.BytesIO(), format="PNG")
+
+    encode = _split(lambda: model.compress(x, quality), encode_io, repeats)
+    decode = _split(lambda: model.decompress(compressed.data, image.height, image.width, quality), decode_io, repeats)
+    return {"encode": vars(encode), "decode": vars(decode), "bytes": len(data)}
+
+
+def bench_compressai(name: str, image: Image.Image, repeats: int) -> dict | None:
+    """A CompressAI reference architecture with random weights: speed only, no quality."""
+    try:
+        from compressai.registry import MODELS
+        from compressai.zoo import cheng2020_anchor, mbt2018_mean
+    except ImportError:
+        return None
+    net = {"mbt2018-mean": lambda: mbt2018_mean(quality=4), "cheng2020-anchor": lambda: cheng2020_anchor(quality=4),
+           "elic2022-chandelier": lambda: MODELS["elic2022-chandelier"]()}[name]().eval()
+    net.update(force=True)
+    x = pad_image(torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255)
+    with torch.no_grad():
+        out = net.compress(x)
+        encode = median_time(lambda: net.compress(x), repeats)
+        decode = median_time(lambda: net.decompress(out["strings"], out["shape"]), repeats)
+        macs = macs_per_pixel(net, x, lambda m, v: m(v))
+    return {"parameters": {"total": sum(p.numel() for p in net.parameters())}, "macs_per_pixel": macs,
+            "encode": {"total": encode}, "decode": {"total": decode}}
+
+
+def bench_baseline(name: str, image: Image.Image, repeats: int) -> dict | None:
+    try:
+        codec = codecs.baseline(name)
+    except LookupError:
+        return None
+    quality = codec.qualities[len(codec.qualities) // 2]
+    data = codec.encode(image, quality)
+    return {"quality": quality, "bytes": len(data),
+            "encode": {"total": median_time(lambda: codec.encode(image, quality), repeats)},
+            "decode": {"total": median_time(lambda: codec.decode(data), repeats)}}
+
+
+def cold_start(command: list[str]) -> dict:
+    """Wall time and peak resident memory of one CLI process (os.wait4 gives that child's own rusage)."""
+    began = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - began
+    if status != 0:
+        raise RuntimeError(f"{' '.join(command)} failed: {process.stderr.read().decode()[-500:]}")
+    return {"seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024}
+
+
+def weights_for(name: str, folder: Path) -> Path:
+    """Shipped weights, a weights file, or (feds-*) a random-init file at the paper's size."""
+    if name in ("student", "teacher") or name.endswith(".safetensors"):
+        return resolve(name).path
+    path = folder / f"{name}.safetensors"
+    torch.manual_seed(0)
+    save_weights(LicModel(get_config(name)), path, name, {"random_init": True})
+    return path
+
+
+def bench_model(name: str, image: Image.Image, image_path: Path, quality: float, threads: tuple[int, ...],
+                repeats: int, folder: Path) -> dict:
+    weights = weights_for(name, folder)
+    model = load_model(read_info(weights))
+    x = pad_image(torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255)
+    result = {"parameters": parameters(model),
+              "macs_per_pixel": macs_per_pixel(model, x, lambda m, v: m(v, torch.tensor([quality]))),
+              "threads": {}}
+    if name in PAPER_PARAMETERS:
+        result["paper_parameters"] = PAPER_PARAMETERS[name]
+    for count in threads:
+        torch.set_num_threads(count)
+        result["threads"][str(count)] = bench_ours(model, image, quality, repeats)
+    lic, png = folder / f"{name}.lic", folder / f"{name}.png"
+    cli = [sys.executable, "-m", "licodec"]
+    result["cli_encode"] = cold_start([*cli, "encode", str(image_path), "-o", str(lic), "-q", f"{quality:g}",
+                                       "--model", str(weights), "--force"])
+    result["cli_decode"] = cold_start([*cli, "decode", str(lic), "-o", str(png), "--model", str(weights), "--force"])
+    return result
+
+
+def sized_image(path: Path, size: tuple[int, int]) -> Image.Image:
+    with Image.open(path) as im:
+        image = im.convert("RGB")
+    return image if image.size == size else image.resize(size, Image.LANCZOS)
+
+
+def run_bench(models: tuple[str, ...], image_path: Path, sizes: list[tuple[int, int]], threads: tuple[int, ...],
+              quality: float, repeats: int, baselines: tuple[str, ...], echo: Callable[[str], None]) -> dict:
+    results: dict = {"image": image_path.name, "quality": quality, "repeats": repeats, "sizes": {},
+                     "torch": torch.__version__, "cpu_count": os.cpu_count()}
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sizes:
+            image = sized_image(image_path, size)
+            sized_path = Path(tmp) / f"image-{size[0]}x{size[1]}.png"
+            image.save(sized_path)
+            entry: dict = {"models": {}, "compressai": {}, "baselines": {}}
+            for name in models:
+                echo(f"{size[0]}x{size[1]} {name}")
+                entry["models"][name] = bench_model(name, image, sized_path, quality, threads, repeats, Path(tmp))
+            torch.set_num_threads(max(threads))
+            for name in COMPRESSAI_MODELS:
+                echo(f"{size[0]}x{size[1]} compressai {name}")
+                measured = bench_compressai(name, image, repeats)
+                if measured is None:
+                    echo("compressai is not installed: skipping its reference architectures")
+                    break
+                entry["compressai"][name] = measured
+            for name in baselines:
+                measured = bench_baseline(name, image, repeats)
+                if measured is None:
+                    echo(f"skipping baseline {name}: its encoder is not installed")
+                else:
+                    entry["baselines"][name] = measured
+            results["sizes"][f"{size[0]}x{size[1]}"] = entry
+    return results
+
+
+def _ratio_lines(entry: dict, threads: str) -> list[str]:
+    models, reference = entry["models"], entry["compressai"].get("mbt2018-mean")
+    lines = []
+
+    def timing(name: str, direction: str) -> float:
+        return models[name]["threads"][threads][direction]["total"]
+
+    if "student" in models and "teacher" in models:
+        s, t = models["student"], models["teacher"]
+        lines.append(f"- student / teacher: parameters {s['parameters']['total'] / t['parameters']['total']:.2f}, "
+                     f"MACs {s['macs_per_pixel'] / t['macs_per_pixel']:.2f}, "
+                     f"encode time {timing('student', 'encode') / timing('teacher', 'encode'):.2f}, "
+                     f"decode time {timing('student', 'decode') / timing('teacher', 'decode'):.2f}")
+    for name in models:
+        if reference is not None:
+            m = models[name]
+            lines.append(f"- {name} / mbt2018-mean: parameters "
+                         f"{m['parameters']['total'] / reference['parameters']['total']:.2f}, "
+                         f"MACs {m['macs_per_pixel'] / reference['macs_per_pixel']:.2f}, "
+                         f"encode time {timing(name, 'encode') / reference['encode']['total']:.2f}, "
+                         f"decode time {timing(name, 'decode') / reference['decode']['total']:.2f}")
+    return lines
+
+
+def markdown(results: dict) -> str:
+    """Tables per image size; the ratios, the numbers to quote, come last."""
+    out = [f"Image {results['image']}, quality {results['quality']:g}, median of {results['repeats']} runs after a "
+           f"warm-up; torch {results['torch']}, {results['cpu_count']} CPUs. Times in seconds: total "
+           "(network / entropy coding / container + PNG I/O).", ""]
+    ratios = []
+    for size, entry in results["sizes"].items():
+        thread_counts = list(next(iter(entry["models"].values()))["threads"]) if entry["models"] else []
+        out += [f"### {size}", "",
+                "| model | parameters (paper) | g_a | g_s | hyperprior | ChARM | kMAC/pixel | "
+                + " | ".join(f"encode ({t} thr) | decode ({t} thr)" for t in thread_counts)
+                + " | CLI encode s, peak MB | CLI decode s, peak MB |",
+                "|---" * (9 + 2 * len(thread_counts)) + "|"]
+        for name, m in entry["models"].items():
+            p = m["parameters"]
+            paper = f" ({m['paper_parameters'] / 1e6:.2f} M)" if "paper_parameters" in m else ""
+            cells = [f"{p['total'] / 1e6:.2f} M{paper}"] + [f"{p[k] / 1e6:.2f} M" for k in PARTS]
+            cells.append(f"{m['macs_per_pixel'] / 1e3:.0f}")
+            for t in thread_counts:
+                for direction in ("encode", "decode"):
+                    s = m["threads"][t][direction]
+                    cells.append(f"{s['total']:.3f} ({s['network']:.3f} / {s['entropy']:.3f} / {s['container_io']:.3f})")
+            for direction in ("cli_encode", "cli_decode"):
+                cells.append(f"{m[direction]['seconds']:.2f} s, {m[direction]['peak_rss_mb']:.0f} MB")
+            out.append(f"| {name} | " + " | ".join(cells) + " |")
+        if entry["compressai"]:
+            out += ["", "CompressAI reference architectures (random weights, quality-4 sizes; speed only):", "",
+                    "| model | parameters | kMAC/pixel | encode | decode |", "|---|---|---|---|---|"]
+            for name, m in entry["compressai"].items():
+                out.append(f"| {name} | {m['parameters']['total'] / 1e6:.2f} M | {m['macs_per_pixel'] / 1e3:.0f} | "
+                           f"{m['encode']['total']:.3f} | {m['decode']['total']:.3f} |")
+        if entry["baselines"]:
+            out += ["", "| baseline | quality | bytes | encode | decode |", "|---|---|---|---|---|"]
+            for name, m in entry["baselines"].items():
+                out.append(f"| {name} | {m['quality']} | {m['bytes']} | {m['encode']['total']:.4f} | "
+                           f"{m['decode']['total']:.4f} |")
+        out.append("")
+        if thread_counts:
+            ratios += [f"**{size}, {thread_counts[-1]} threads**"] + _ratio_lines(entry, thread_counts[-1])
+    return "\n".join(out + ["### Ratios (same run)", ""] + ratios) + "\n"

@@ -1,0 +1,117 @@
+"""`licodec eval` and `licodec bench` on two tiny images: the results schema, BD-rates that are
+right by construction, and a missing encoder that is skipped with a message."""
+import json
+import math
+
+import pytest
+from click.testing import CliRunner
+
+from licodec.cli import main
+from licodec.evaluation import bdrate, codecs
+
+from conftest import kodak_image
+
+SCHEMA_KEYS = {"bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"}
+
+
+@pytest.fixture
+def two_images(tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in (3, 19):  # 176×176 crops: small, yet large enough for MS-SSIM's 5 scales
+        kodak_image(i).crop((300, 150, 476, 326)).save(folder / f"kodim{i:02d}.png")
+    return folder
+
+
+def _curve(bpp, psnr):
+    return {"name": "x", "results": {"bpp": bpp, "psnr-rgb": psnr}}
+
+
+def test_bd_rate_of_a_curve_against_itself_is_zero():
+    curve = _curve([0.1, 0.2, 0.4, 0.8], [27.0, 29.5, 32.0, 34.5])
+    result = bdrate.compare(curve, curve)
+    assert abs(result["bd_rate"]) < 1e-9 and abs(result["bd_quality"]) < 1e-9 and result["overlap"] == 1.0
+
+
+def test_bd_rate_of_rates_scaled_by_0_9_is_minus_ten_percent():
+    curve = _curve([0.1, 0.2, 0.4, 0.8], [27.0, 29.5, 32.0, 34.5])
+    cheaper = _curve([0.9 * b for b in curve["results"]["bpp"]], curve["results"]["psnr-rgb"])
+    assert bdrate.compare(curve, cheaper)["bd_rate"] == pytest.approx(-10.0, abs=0.5)
+    assert bdrate.compare(cheaper, curve)["bd_rate"] == pytest.approx(100 / 9, abs=0.5)
+
+
+def test_curves_that_share_no_quality_range_have_no_bd_rate():
+    assert bdrate.compare(_curve([0.1, 0.2, 0.4], [20.0, 22.0, 24.0]), _curve([1.0, 2.0, 3.0], [30.0, 32.0, 34.0])) is None
+
+
+def test_ms_ssim_in_db():
+    curve = {"results": {"bpp": [0.1, 0.2], "ms-ssim-rgb": [0.9, 0.99]}}
+    assert bdrate.distortion(curve, "ms-ssim-db") == pytest.approx([10.0, 20.0])
+
+
+def test_eval_writes_schema_json_tables_and_plots_and_skips_a_missing_encoder(two_images, tmp_path, tiny_weights,
+                                                                           monkeypatch):
+    real_missing = codecs._missing
+    monkeypatch.setattr(codecs, "_missing", lambda name: "jxl-encoder-here is not installed" if name == "jxl"
+                        else real_missing(name))
+    out = tmp_path / "results"
+    args = ["eval", str(two_images), "--model", "student", "--quality", "1,4,8", "--baselines", "jpeg,webp,jxl",
+            "--reference", "jpeg", "-o", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "skipping jxl: jxl-encoder-here is not installed" in result.output
+    for name in ("licodec-student", "jpeg", "webp"):
+        curve = json.loads((out / f"{name}.json").read_text())
+        assert {"name", "description", "results"} <= set(curve) and set(curve["results"]) == SCHEMA_KEYS
+        lengths = {len(v) for v in curve["results"].values()}
+        assert lengths == {len(codecs.BASELINE_QUALITIES.get(name, (1, 4, 8)))}
+        assert curve["results"]["bpp"] == sorted(curve["results"]["bpp"])
+        assert all(0 < m <= 1 for m in curve["results"]["ms-ssim-rgb"])
+        per_image = json.loads((out / "per-image" / f"{name}.json").read_text())
+        assert len(per_image) == 2 * lengths.pop()
+    assert not (out / "jxl.json").exists()
+    rows = {r["codec"]: r for r in json.loads((out / "bd-rate.json").read_text())["rows"]}
+    assert set(rows) == {"licodec-student", "webp"} and "| webp |" in (out / "bd-rate.md").read_text()
+    assert (out / "rd-psnr.png").stat().st_size > 1000 and (out / "rd-ms-ssim.png").stat().st_size > 1000
+    cached = sorted((out / "cache").rglob("*.json"))
+    assert len(cached) == 2 * (3 + 8 + 7)
+    first = (out / "licodec-student.json").read_text()
+    again = CliRunner().invoke(main, args)  # resumes from the cache: nothing re-measured, same numbers
+    assert again.exit_code == 0 and (out / "licodec-student.json").read_text() == first
+    assert math.isfinite(rows["webp"]["psnr"]["bd_rate"])
+
+
+def test_eval_errors_are_one_line(two_images, tmp_path, tiny_weights):
+    bad_quality = CliRunner().invoke(main, ["eval", str(two_images), "--quality", "x", "-o", str(tmp_path / "r")])
+    assert bad_quality.exit_code == 1 and "--quality 'x'" in bad_quality.output
+    no_reference = CliRunner().invoke(main, ["eval", str(two_images), "--model", "student", "--quality", "4",
+                                             "--baselines", "", "-o", str(tmp_path / "r")])
+    assert no_reference.exit_code == 1 and "reference 'vtm'" in no_reference.output
+
+
+def test_bench_reports_parts_times_and_ratios(tmp_path, tiny_weights, photo):
+    args = ["bench", "--image", str(photo), "--model", "student", "--model", "teacher", "--sizes", "64x64",
+            "--threads", "1", "--repeats", "1", "--baselines", "jpeg", "-o", str(tmp_path / "b")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "b" / "bench.json").read_text())["sizes"]["64x64"]
+    student = report["models"]["student"]
+    parts = student["parameters"]
+    assert parts["total"] == parts["g_a"] + parts["g_s"] + parts["hyperprior"] + parts["charm"]
+    split = student["threads"]["1"]["encode"]
+    assert split["total"] == pytest.approx(split["network"] + split["entropy"] + split["container_io"])
+    assert split["entropy"] > 0 and student["macs_per_pixel"] > 0 and student["cli_decode"]["peak_rss_mb"] > 10
+    assert "student / teacher: parameters 1.00" in result.output.split("Ratios")[-1]
+
+
+def test_readme_results_section_is_regenerated_from_the_results_files(tmp_path):
+    from licodec.evaluation.readme import BEGIN, END, update
+
+    (tmp_path / "roundtrip").mkdir()
+    (tmp_path / "roundtrip" / "sweep.md").write_text("| model | q |\n|---|---|\n| student | 1 |\n")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n## Results\n\n{BEGIN}\nold hand-typed 99.9 dB\n{END}\n\n## Layout\n")
+    update(readme, tmp_path)
+    text = readme.read_text()
+    assert "99.9" not in text and "| student | 1 |" in text
+    assert text.startswith("# x\n\n## Results\n\n") and text.endswith(f"{END}\n\n## Layout\n")
