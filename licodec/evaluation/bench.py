@@ -114,9 +114,9 @@ def _split(run: Callable[[], object], io_part: Callable[[], object], repeats: in
     return Split(total + io_time, total - coding, coding, io_time)
 
 
-def bench_ours(model: LicModel, image: Image.Image, quality: float, repeats: int) -> dict:
+def bench_ours(model: LicModel, image: Image.Image, quality: float, repeats: int, device: str = "cpu") -> dict:
     """Encode and decode of one image, split into network / entropy coding / container + image I/O."""
-    x = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255
+    x = (torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255).to(device)
     compressed = model.compress(x, quality)
     header = container.Header(b"\0" * 4, quality, image.width, image.height)
     data = container.pack(header, compressed.data, compressed.digest)
@@ -137,7 +137,7 @@ def bench_ours(model: LicModel, image: Image.Image, quality: float, repeats: int
     return {"encode": vars(encode), "decode": vars(decode), "bytes": len(data)}
 
 
-def bench_compressai(name: str, image: Image.Image, repeats: int) -> dict | None:
+def bench_compressai(name: str, image: Image.Image, repeats: int, device: str = "cpu") -> dict | None:
     """A CompressAI reference architecture with random weights: speed only, no quality."""
     try:
         from compressai.registry import MODELS
@@ -145,9 +145,9 @@ def bench_compressai(name: str, image: Image.Image, repeats: int) -> dict | None
     except ImportError:
         return None
     net = {"mbt2018-mean": lambda: mbt2018_mean(quality=4), "cheng2020-anchor": lambda: cheng2020_anchor(quality=4),
-           "elic2022-chandelier": lambda: MODELS["elic2022-chandelier"]()}[name]().eval()
+           "elic2022-chandelier": lambda: MODELS["elic2022-chandelier"]()}[name]().eval().to(device)
     net.update(force=True)
-    x = pad_image(torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255)
+    x = pad_image(torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255).to(device)
     with torch.no_grad():
         out = net.compress(x)
         encode = median_time(lambda: net.compress(x), repeats)
@@ -191,10 +191,10 @@ def weights_for(name: str, folder: Path) -> Path:
 
 
 def bench_model(name: str, image: Image.Image, image_path: Path, quality: float, threads: tuple[int, ...],
-                repeats: int, folder: Path) -> dict:
+                repeats: int, folder: Path, device: str = "cpu") -> dict:
     weights = weights_for(name, folder)
-    model = load_model(read_info(weights))
-    x = pad_image(torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255)
+    model = load_model(read_info(weights)).to(device)
+    x = pad_image(torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255).to(device)
     result = {"parameters": parameters(model),
               "macs_per_pixel": macs_per_pixel(model, x, lambda m, v: m(v, torch.tensor([quality]))),
               "threads": {}}
@@ -202,12 +202,13 @@ def bench_model(name: str, image: Image.Image, image_path: Path, quality: float,
         result["paper_parameters"] = PAPER_PARAMETERS[name]
     for count in threads:
         torch.set_num_threads(count)
-        result["threads"][str(count)] = bench_ours(model, image, quality, repeats)
+        result["threads"][str(count)] = bench_ours(model, image, quality, repeats, device)
     lic, png = folder / f"{name}.lic", folder / f"{name}.png"
     cli = [sys.executable, "-m", "licodec"]
     result["cli_encode"] = cold_start([*cli, "encode", str(image_path), "-o", str(lic), "-q", f"{quality:g}",
-                                       "--model", str(weights), "--force"])
-    result["cli_decode"] = cold_start([*cli, "decode", str(lic), "-o", str(png), "--model", str(weights), "--force"])
+                                       "--model", str(weights), "--device", device, "--force"])
+    result["cli_decode"] = cold_start([*cli, "decode", str(lic), "-o", str(png), "--model", str(weights),
+                                       "--device", device, "--force"])
     return result
 
 
@@ -218,8 +219,9 @@ def sized_image(path: Path, size: tuple[int, int]) -> Image.Image:
 
 
 def run_bench(models: tuple[str, ...], image_path: Path, sizes: list[tuple[int, int]], threads: tuple[int, ...],
-              quality: float, repeats: int, baselines: tuple[str, ...], echo: Callable[[str], None]) -> dict:
-    results: dict = {"image": image_path.name, "quality": quality, "repeats": repeats, "sizes": {},
+              quality: float, repeats: int, baselines: tuple[str, ...], echo: Callable[[str], None],
+              device: str = "cpu") -> dict:
+    results: dict = {"image": image_path.name, "quality": quality, "repeats": repeats, "sizes": {}, "device": device,
                      "torch": torch.__version__, "cpu_count": os.cpu_count()}
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:
@@ -229,11 +231,12 @@ def run_bench(models: tuple[str, ...], image_path: Path, sizes: list[tuple[int, 
             entry: dict = {"models": {}, "compressai": {}, "baselines": {}}
             for name in models:
                 echo(f"{size[0]}x{size[1]} {name}")
-                entry["models"][name] = bench_model(name, image, sized_path, quality, threads, repeats, Path(tmp))
+                entry["models"][name] = bench_model(name, image, sized_path, quality, threads, repeats, Path(tmp),
+                                                     device)
             torch.set_num_threads(max(threads))
             for name in COMPRESSAI_MODELS:
                 echo(f"{size[0]}x{size[1]} compressai {name}")
-                measured = bench_compressai(name, image, repeats)
+                measured = bench_compressai(name, image, repeats, device)
                 if measured is None:
                     echo("compressai is not installed: skipping its reference architectures")
                     break
@@ -275,7 +278,7 @@ def _ratio_lines(entry: dict, threads: str) -> list[str]:
 def markdown(results: dict) -> str:
     """Tables per image size; the ratios, the numbers to quote, come last."""
     out = [f"Image {results['image']}, quality {results['quality']:g}, median of {results['repeats']} runs after a "
-           f"warm-up; torch {results['torch']}, {results['cpu_count']} CPUs. Times in seconds: total "
+           f"warm-up; torch {results['torch']}, {results['cpu_count']} CPUs, networks on {results['device']}. Times in seconds: total "
            "(network / entropy coding / container + PNG I/O).", ""]
     ratios = []
     for size, entry in results["sizes"].items():

@@ -35,6 +35,13 @@ def validate(model: LicModel, images: list[Tensor], qualities=VAL_QUALITIES) -> 
     """{"q1": {"bpp": mean bpp, "psnr": mean PSNR}, ...} with rounding, as the coder quantises."""
     was_training = model.training
     model.eval()
+    with torch.compiler.set_stance("force_eager"):  # --compile: whole images would recompile per size
+        results = _validate(model, images, qualities)
+    model.train(was_training)
+    return results
+
+
+def _validate(model: LicModel, images: list[Tensor], qualities) -> dict[str, dict[str, float]]:
     results = {}
     for q in qualities:
         bpps, psnrs = [], []
@@ -46,5 +53,4 @@ def validate(model: LicModel, images: list[Tensor], qualities=VAL_QUALITIES) -> 
             psnrs.append(float(10 * torch.log10(255**2 / mse.clamp(min=1e-10))))
             bpps.append(float(bits_per_pixel(out["likelihoods"], h * w)))
         results[f"q{q:g}"] = {"bpp": round(float(np.mean(bpps)), 4), "psnr": round(float(np.mean(psnrs)), 3)}
-    model.train(was_training)
     return results
