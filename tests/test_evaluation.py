@@ -91,7 +91,7 @@ def test_eval_errors_are_one_line(two_images, tmp_path, tiny_weights):
 
 def test_bench_reports_parts_times_and_ratios(tmp_path, tiny_weights, photo):
     args = ["bench", "--image", str(photo), "--model", "student", "--model", "teacher", "--sizes", "64x64",
-            "--threads", "1", "--repeats", "1", "--baselines", "jpeg", "-o", str(tmp_path / "b")]
+            "--threads", "1", "--repeats", "1", "--baselines", "jpeg", "--compressai", "mbt2018-mean", "-o", str(tmp_path / "b")]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "b" / "bench.json").read_text())["sizes"]["64x64"]

@@ -9,6 +9,7 @@ import bjontegaard
 import numpy as np
 
 METHOD = "pchip"  # monotone piecewise-cubic interpolation, as the JVET common test conditions use
+MIN_OVERLAP = 0.5  # below this the BD integral is mostly extrapolation: no number rather than a wrong one
 
 
 def distortion(curve: dict, metric: str) -> list[float] | None:
@@ -32,13 +33,13 @@ def overlap(reference: list[float], test: list[float]) -> float:
 
 
 def compare(reference: dict, test: dict, metric: str = "psnr-rgb") -> dict | None:
-    """{"bd_rate": %, "bd_quality": dB, "overlap": fraction}, or None where the curves share no
-    quality range (or lack the metric, or have fewer than 2 points)."""
+    """{"bd_rate": %, "bd_quality": dB, "overlap": fraction}, or None where the curves share less
+    than MIN_OVERLAP of the test curve's quality range (or lack the metric, or have < 2 points)."""
     ref_q, test_q = distortion(reference, metric), distortion(test, metric)
     if ref_q is None or test_q is None or min(len(ref_q), len(test_q)) < 2:
         return None
     shared = overlap(ref_q, test_q)
-    if shared <= 0:
+    if shared < MIN_OVERLAP:
         return None
     args = (reference["results"]["bpp"], ref_q, test["results"]["bpp"], test_q)
     with warnings.catch_warnings():  # bjontegaard warns on partial overlap; we report it instead
@@ -58,7 +59,8 @@ def table(reference_name: str, reference: dict, curves: dict[str, dict]) -> tupl
         rows.append({"codec": name, "psnr": psnr, "ms-ssim-db": msssim})
     cell = lambda r, key, unit: "—" if r is None else f"{r[key]:+.2f}{unit}"  # noqa: E731
     lines = [f"BD against **{reference_name}** (negative BD-rate = fewer bits at equal quality); "
-             "overlap = share of the curve's PSNR range the reference covers.", "",
+             "overlap = share of the curve's PSNR range the reference covers; — where that share is under "
+             f"{MIN_OVERLAP:.0%} (or the metric is missing).", "",
              "| codec | BD-rate (PSNR) | BD-PSNR | overlap | BD-rate (MS-SSIM dB) |",
              "|---|---|---|---|---|"]
     for row in rows:

@@ -26,6 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from licodec import container, entropy
 from licodec.config import get_config
+from licodec.errors import LicodecError
 from licodec.evaluation import codecs
 from licodec.models import LicModel
 from licodec.models.codec import pad_image
@@ -220,7 +221,7 @@ def sized_image(path: Path, size: tuple[int, int]) -> Image.Image:
 
 def run_bench(models: tuple[str, ...], image_path: Path, sizes: list[tuple[int, int]], threads: tuple[int, ...],
               quality: float, repeats: int, baselines: tuple[str, ...], echo: Callable[[str], None],
-              device: str = "cpu") -> dict:
+              device: str = "cpu", compressai_models: tuple[str, ...] = COMPRESSAI_MODELS) -> dict:
     results: dict = {"image": image_path.name, "quality": quality, "repeats": repeats, "sizes": {}, "device": device,
                      "torch": torch.__version__, "cpu_count": os.cpu_count()}
     with tempfile.TemporaryDirectory() as tmp:
@@ -234,7 +235,9 @@ def run_bench(models: tuple[str, ...], image_path: Path, sizes: list[tuple[int, 
                 entry["models"][name] = bench_model(name, image, sized_path, quality, threads, repeats, Path(tmp),
                                                      device)
             torch.set_num_threads(max(threads))
-            for name in COMPRESSAI_MODELS:
+            for name in compressai_models:
+                if name not in COMPRESSAI_MODELS:
+                    raise LicodecError(f"--compressai {name!r}: choose from {', '.join(COMPRESSAI_MODELS)}")
                 echo(f"{size[0]}x{size[1]} compressai {name}")
                 measured = bench_compressai(name, image, repeats, device)
                 if measured is None:
