@@ -44,11 +44,13 @@ sweep: install
 # RD on Kodak (real files) for the shipped models and the baselines, against the published
 # anchors; resumable (results/kodak/cache). Then README's results section is regenerated.
 eval: $(TEST_VENV)/.installed
+	rm -f results/kodak/COMMAND
 	$(TEST_VENV)/bin/licodec eval $(SHARED)/data/kodak --anchors $(SHARED)/anchors/kodak -j 2 -o results/kodak
 	$(MAKE) readme
 
 # Speed, size and memory: ours, the FEDS paper sizes, CompressAI's architectures, the baselines.
 bench: $(TEST_VENV)/.installed
+	rm -f results/bench/COMMAND
 	$(TEST_VENV)/bin/licodec bench --image $(IMAGE) -o results/bench
 	$(MAKE) readme
 
