@@ -73,8 +73,7 @@ def evaluate(dataset: Path, models: tuple[str, ...], qualities: tuple[float, ...
     rows, markdown = bdrate.table(reference, every[reference], others)
     _write_json(out / "bd-rate.json", {"reference": reference, "method": bdrate.METHOD, "rows": rows})
     (out / "bd-rate.md").write_text(markdown)
-    kinds = {**{n: "ours" if c.learned else "baseline" for n, c in ((c.name, c) for c in measured)},
-             **{n: "anchor" for n in anchors}}
+    kinds = {**{c.name: "ours" if c.learned else "baseline" for c in measured}, **{n: "anchor" for n in anchors}}
     title = f"{dataset.name}: {len(images)} images"
     plots.rd_plot(every, kinds, "psnr-rgb", out / "rd-psnr.png", title)
     plots.rd_plot(every, kinds, "ms-ssim-db", out / "rd-ms-ssim.png", title)
