@@ -16,6 +16,7 @@ from licodec import container
 from licodec.errors import LicodecError
 from licodec.images import ImageLike, open_image, to_rgb
 from licodec.models import LicModel
+from licodec.models.codec import rgb_to_tensor, tensor_to_rgb
 from licodec.weights import WeightsInfo, find_by_id, load_model, resolve
 
 
@@ -63,7 +64,7 @@ def encode(image: ImageLike, quality: float = 4.0, model: str = "student", devic
     source = open_image(image)
     _check_size(source)
     rgb, colour = to_rgb(source)
-    x = torch.from_numpy(np.array(rgb)).permute(2, 0, 1)[None].float().div(255)
+    x = rgb_to_tensor(np.array(rgb))
     compressed = net.compress(x.to(next(net.parameters()).device), quality)
     header = container.Header(info.model_id, quality, rgb.width, rgb.height, colour)
     return container.pack(header, compressed.data, compressed.digest)
@@ -77,6 +78,6 @@ def decode(data: bytes, model: str | None = None, device: str = "cpu") -> Image.
     x_hat, _, decoded_digest = net.decompress(stream, header.height, header.width, header.quality)
     if decoded_digest & 0xFFFF != digest:
         raise LicodecError("decoding mismatch: the decoded latents differ from the encoder's (see docs/format.md)")
-    pixels = (x_hat[0].permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
+    pixels = tensor_to_rgb(x_hat)
     image = Image.fromarray(pixels, "RGB")
     return image.convert("L") if header.colour == "L" else image

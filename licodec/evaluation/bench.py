@@ -29,7 +29,7 @@ from licodec.config import get_config
 from licodec.errors import LicodecError
 from licodec.evaluation import codecs
 from licodec.models import LicModel
-from licodec.models.codec import pad_image
+from licodec.models.codec import pad_image, rgb_to_tensor
 from licodec.weights import load_model, read_info, resolve, save_weights
 
 # The FEDS paper's parameter counts (Fu et al. 2025, Table 1).
@@ -117,7 +117,7 @@ def _split(run: Callable[[], object], io_part: Callable[[], object], repeats: in
 
 def bench_ours(model: LicModel, image: Image.Image, quality: float, repeats: int, device: str = "cpu") -> dict:
     """Encode and decode of one image, split into network / entropy coding / container + image I/O."""
-    x = (torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255).to(device)
+    x = rgb_to_tensor(np.array(image)).to(device)
     compressed = model.compress(x, quality)
     header = container.Header(b"\0" * 4, quality, image.width, image.height)
     data = container.pack(header, compressed.data, compressed.digest)
@@ -148,7 +148,7 @@ def bench_compressai(name: str, image: Image.Image, repeats: int, device: str = 
     net = {"mbt2018-mean": lambda: mbt2018_mean(quality=4), "cheng2020-anchor": lambda: cheng2020_anchor(quality=4),
            "elic2022-chandelier": lambda: MODELS["elic2022-chandelier"]()}[name]().eval().to(device)
     net.update(force=True)
-    x = pad_image(torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255).to(device)
+    x = pad_image(rgb_to_tensor(np.array(image))).to(device)
     with torch.no_grad():
         out = net.compress(x)
         encode = median_time(lambda: net.compress(x), repeats)
@@ -195,7 +195,7 @@ def bench_model(name: str, image: Image.Image, image_path: Path, quality: float,
                 repeats: int, folder: Path, device: str = "cpu") -> dict:
     weights = weights_for(name, folder)
     model = load_model(read_info(weights)).to(device)
-    x = pad_image(torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255).to(device)
+    x = pad_image(rgb_to_tensor(np.array(image))).to(device)
     result = {"parameters": parameters(model),
               "macs_per_pixel": macs_per_pixel(model, x, lambda m, v: m(v, torch.tensor([quality]))),
               "threads": {}}
@@ -222,6 +222,9 @@ def sized_image(path: Path, size: tuple[int, int]) -> Image.Image:
 def run_bench(models: tuple[str, ...], image_path: Path, sizes: list[tuple[int, int]], threads: tuple[int, ...],
               quality: float, repeats: int, baselines: tuple[str, ...], echo: Callable[[str], None],
               device: str = "cpu", compressai_models: tuple[str, ...] = COMPRESSAI_MODELS) -> dict:
+    unknown = [name for name in compressai_models if name not in COMPRESSAI_MODELS]
+    if unknown:  # before any timing, not after the first size's models
+        raise LicodecError(f"--compressai {unknown[0]!r}: choose from {', '.join(COMPRESSAI_MODELS)}")
     results: dict = {"image": image_path.name, "quality": quality, "repeats": repeats, "sizes": {}, "device": device,
                      "torch": torch.__version__, "cpu_count": os.cpu_count()}
     with tempfile.TemporaryDirectory() as tmp:
@@ -236,8 +239,6 @@ def run_bench(models: tuple[str, ...], image_path: Path, sizes: list[tuple[int, 
                                                      device)
             torch.set_num_threads(max(threads))
             for name in compressai_models:
-                if name not in COMPRESSAI_MODELS:
-                    raise LicodecError(f"--compressai {name!r}: choose from {', '.join(COMPRESSAI_MODELS)}")
                 echo(f"{size[0]}x{size[1]} compressai {name}")
                 measured = bench_compressai(name, image, repeats, device)
                 if measured is None:

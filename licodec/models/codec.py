@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -23,6 +24,16 @@ class CompressedImage:
     data: bytes
     y_hat: Tensor
     digest: int
+
+
+def rgb_to_tensor(rgb: np.ndarray) -> Tensor:
+    """An HxWx3 uint8 array as the networks' input: [1, 3, H, W] floats in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255
+
+
+def tensor_to_rgb(x: Tensor) -> np.ndarray:
+    """The first image of a [N, 3, H, W] batch in [0, 1] as an HxWx3 uint8 array (rounded)."""
+    return (x[0].permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
 
 
 def pad_image(x: Tensor) -> Tensor:

@@ -13,7 +13,7 @@ from PIL import Image
 from torch import Tensor
 
 from licodec.models import LicModel
-from licodec.models.codec import pad_image
+from licodec.models.codec import pad_image, rgb_to_tensor
 from licodec.training.data import list_images
 from licodec.training.losses import bits_per_pixel
 
@@ -26,7 +26,7 @@ def load_images(folder: str | Path, limit: int | None = None) -> list[Tensor]:
     for path in list_images(folder)[:limit]:
         with Image.open(path) as im:
             array = np.array(im.convert("RGB"))
-        images.append(torch.from_numpy(array).permute(2, 0, 1)[None].float() / 255)
+        images.append(rgb_to_tensor(array))
     return images
 
 
