@@ -308,7 +308,10 @@ def _training_options(command):
         click.option("--steps", required=True, type=int),
         click.option("--patch", default=256, show_default=True, help="crop size, a multiple of 64"),
         click.option("--batch", default=8, show_default=True),
-        click.option("--lr", default=1e-4, show_default=True),
+        click.option("--lr", default=2e-4, show_default=True, help="learning rate (÷10 after 85 % of --steps)"),
+        click.option("--gain-lr", default=2e-3, show_default=True, help="learning rate of the gain units"),
+        click.option("--level-weighting", type=click.Choice(["sqrt", "none"]), default="sqrt", show_default=True,
+                     help="sqrt: each sample's RD loss ÷ √λ, so every quality level weighs about the same"),
         click.option("--batch-per-rank", is_flag=True,
                      help="under torchrun: --batch is each process's batch (global = batch × processes), "
                           "not the global batch"),
@@ -318,6 +321,13 @@ def _training_options(command):
                      help="held-out images (e.g. kodak/) validated at q 1, 4, 8: bpp and PSNR in the log"),
         click.option("--val-every", default=0, show_default=True, help="steps between validations (0: at the end)"),
         click.option("--val-images", type=int, default=None, help="validate on the first N images only"),
+        click.option("--holdout", default=0, show_default=True,
+                     help="keep N images of --data out of training and validate on them at all 8 levels"),
+        click.option("--init", type=click.Path(exists=True, dir_okay=False), default=None,
+                     help="start from these weights (same architecture) with a fresh optimiser"),
+        click.option("--minutes", type=float, default=None,
+                     help="wall-clock budget: stop after it, with a checkpoint and exported weights"),
+        click.option("--log-every", default=1, show_default=True, help="log the mean of every N steps"),
         click.option("--compile", is_flag=True, help="torch.compile g_a and g_s (faster steps after a slow start)"),
         click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True),
         click.option("--threads", default=2, show_default=True),
@@ -338,10 +348,10 @@ def _run_training(strategy: str = "plain", teacher: str | None = None, derive_st
         if not derive_student:
             raise LicodecError("--arch is required (or --derive-student with distill)")
         options["arch"] = "derived-student"
-    val = options.pop("val")
+    val, init = options.pop("val"), options.pop("init")
     weights = run(TrainOptions(data=Path(options.pop("data")), out=Path(options.pop("out")), strategy=strategy,
                                teacher=teacher, derive_student=derive_student,
-                               val=Path(val) if val else None, **options))
+                               val=Path(val) if val else None, init=Path(init) if init else None, **options))
     click.echo(f"wrote {weights}")
 
 

@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from PIL import Image
 
 from licodec import config
 from licodec.training.losses import bits_per_pixel, rate_distortion
@@ -20,7 +21,7 @@ def tiny_arch(monkeypatch):
 
 
 def _options(arch, data, out, steps, **kw):
-    return TrainOptions(arch=arch, data=data, out=out, steps=steps, patch=64, batch=2, lr=1e-3, **kw)
+    return TrainOptions(arch=arch, data=data, out=out, steps=steps, patch=64, batch=2, **{"lr": 1e-3, **kw})
 
 
 def test_rate_distortion_terms_on_constructed_inputs():
@@ -93,3 +94,90 @@ def test_training_noise_of_a_sample_does_not_depend_on_its_batch():
         alone = uniform_noise_like(torch.zeros(1, 2, 4, 4))
     assert torch.equal(alone[0], whole[2]) and whole.abs().max() <= 0.5
     assert not torch.equal(whole[0], whole[1])
+
+
+def test_level_weights_make_every_level_weigh_alike():
+    from licodec.training.losses import level_weights
+
+    table = torch.tensor(config.MSE_LAMBDAS)
+    weights = level_weights(table, table)
+    assert torch.isclose(weights.mean(), torch.tensor(1.0))
+    assert torch.isclose(weights[0] / weights[-1], (table[-1] / table[0]).sqrt())  # q1 ×10 over q8
+    x = torch.zeros(2, 3, 4, 4)
+    out = {"x_hat": x + 0.1, "likelihoods": {"y": torch.full((2, 1, 2, 2), 0.5)}}
+    lambdas = torch.tensor([0.01, 0.04])
+    plain = rate_distortion(out, x, lambdas)
+    weighted = rate_distortion(out, x, lambdas, sample_weights=torch.tensor([2.0, 0.5]))
+    per_sample = lambdas * 255**2 * 0.01 + 0.25
+    assert torch.isclose(plain["loss"], per_sample.mean())
+    assert torch.isclose(weighted["loss"], (per_sample * torch.tensor([2.0, 0.5])).mean())
+
+
+def test_holdout_images_are_spread_over_the_folder_and_never_trained_on(tmp_path):
+    from licodec.errors import LicodecError
+    from licodec.training.data import split_holdout
+
+    for i in range(10):
+        Image.new("RGB", (8, 8)).save(tmp_path / f"{i}.png")
+    train_paths, held = split_holdout(tmp_path, 3)
+    assert [p.stem for p in held] == ["0", "3", "6"]
+    assert set(train_paths).isdisjoint(held) and len(train_paths) == 7
+    assert split_holdout(tmp_path, 0)[1] == []
+    with pytest.raises(LicodecError):
+        split_holdout(tmp_path, 10)
+
+
+def test_holdout_validation_covers_every_level(tiny_arch, train_folder, tmp_path):
+    train(_options(tiny_arch, train_folder, tmp_path / "run", 2, holdout=1, val_every=2))
+    record = json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[-1])
+    assert set(record["val"]) == {f"q{q}" for q in range(1, 9)}
+
+
+def test_init_starts_from_the_given_weights(tiny_arch, train_folder, tmp_path):
+    first = train(_options(tiny_arch, train_folder, tmp_path / "first", 2))
+    frozen = dict(lr=0.0, gain_lr=0.0, aux_lr=0.0)  # a step that changes nothing
+    again = train(_options(tiny_arch, train_folder, tmp_path / "again", 1, init=first, **frozen))
+    fresh = train(_options(tiny_arch, train_folder, tmp_path / "fresh", 1, **frozen))
+    start = load_model(read_info(first)).state_dict()
+
+    def same_as_start(weights):  # torch.equal: the zero step may turn −0.0 into 0.0
+        state = load_model(read_info(weights)).state_dict()
+        return all(torch.equal(state[k], start[k]) for k in start)
+
+    assert same_as_start(again) and not same_as_start(fresh)
+
+
+def test_init_refuses_weights_of_another_architecture(tiny_arch, train_folder, tmp_path, monkeypatch):
+    from licodec.errors import LicodecError
+
+    first = train(_options(tiny_arch, train_folder, tmp_path / "first", 1))
+    monkeypatch.setitem(config.CONFIGS, "wider", dataclasses.replace(TINY, N=24))
+    with pytest.raises(LicodecError, match="architecture differs"):
+        train(_options("wider", train_folder, tmp_path / "other", 1, init=first))
+
+
+def test_gain_units_learn_at_their_own_rate(tiny_arch, train_folder, tmp_path):
+    first = train(_options(tiny_arch, train_folder, tmp_path / "first", 1, lr=0.0, aux_lr=0.0))
+    before = load_model(read_info(first)).state_dict()
+    after_run = train(_options(tiny_arch, train_folder, tmp_path / "second", 1, init=first, aux_lr=0.0,
+                               lr=0.0, gain_lr=1e-2))
+    after = load_model(read_info(after_run)).state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all("_gain." in k for k in changed)
+    step = (after["latent_codec.y_gain.log_gain"] - before["latent_codec.y_gain.log_gain"]).abs().max()
+    assert 0.5e-2 < step <= 1.01e-2  # Adam's first step moves each entry by about its learning rate
+
+
+def test_a_time_budget_stops_with_a_checkpoint_and_weights(tiny_arch, train_folder, tmp_path):
+    weights = train(_options(tiny_arch, train_folder, tmp_path / "run", 1000, minutes=0.0))
+    assert json.loads(read_info(weights).metadata["provenance"])["step"] == 1
+    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["step"] == 1
+
+
+def test_log_every_writes_the_mean_of_its_steps(tiny_arch, train_folder, tmp_path):
+    train(_options(tiny_arch, train_folder, tmp_path / "each", 4))
+    train(_options(tiny_arch, train_folder, tmp_path / "pairs", 4, log_every=2))
+    each = [json.loads(line) for line in (tmp_path / "each" / "log.jsonl").read_text().splitlines()]
+    pairs = [json.loads(line) for line in (tmp_path / "pairs" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in pairs] == [2, 4]
+    assert pairs[1]["loss"] == pytest.approx((each[2]["loss"] + each[3]["loss"]) / 2, abs=1e-4)

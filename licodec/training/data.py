@@ -20,18 +20,29 @@ def list_images(folder: str | Path) -> list[Path]:
     return paths
 
 
+def split_holdout(folder: str | Path, count: int) -> tuple[list[Path], list[Path]]:
+    """(training images, held-out images): `count` images spread evenly over the sorted folder,
+    so the held-out set samples every source the folder mixes (its names are grouped by source)."""
+    paths = list_images(folder)
+    if count < 0 or count >= len(paths):
+        raise LicodecError(f"--holdout {count}: {folder} has {len(paths)} images")
+    held = {paths[i * len(paths) // count] for i in range(count)} if count else set()
+    return [p for p in paths if p not in held], [p for p in paths if p in held]
+
+
 class CropSampler:
     """Random crops from in-memory images; all randomness comes from one seeded generator."""
 
-    def __init__(self, folder: str | Path, patch: int, seed: int = 0) -> None:
+    def __init__(self, images: str | Path | list[Path], patch: int, seed: int = 0) -> None:
+        """`images`: a folder, or a list of image files."""
         self.images = []
-        for path in list_images(folder):
+        for path in images if isinstance(images, list) else list_images(images):
             with Image.open(path) as im:
                 array = np.array(im.convert("RGB"))
             if min(array.shape[:2]) >= patch:
                 self.images.append(torch.from_numpy(array).permute(2, 0, 1).contiguous())
         if not self.images:
-            raise LicodecError(f"no image in {folder} is at least {patch}×{patch}")
+            raise LicodecError(f"no training image is at least {patch}×{patch}")
         self.patch = patch
         self.generator = torch.Generator().manual_seed(seed)
 

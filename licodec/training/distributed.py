@@ -39,6 +39,14 @@ class Processes:
         dist.all_reduce(stacked)
         return dict(zip(values, (stacked / self.world_size).tolist()))
 
+    def any(self, flag: bool) -> bool:
+        """True on every rank if it is true on any (rank 0's clock decides a time budget)."""
+        if not self.distributed:
+            return flag
+        value = torch.tensor([float(flag)], device=self.device)
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item())
+
 
 def start(device: str) -> Processes:
     """Join torchrun's process group (nccl on GPUs, gloo on CPUs) if launched by torchrun."""

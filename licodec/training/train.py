@@ -30,10 +30,10 @@ from licodec.models.charm import per_sample_noise
 from licodec.models.codec import PAD_MULTIPLE
 from licodec.training import distributed
 from licodec.training.compressai_teacher import CompressAITeacher, is_compressai_spec, load_compressai_teacher
-from licodec.training.data import CropSampler
+from licodec.training.data import CropSampler, split_holdout
 from licodec.training.distill import SMoDi, Feds, Plain, derive_student, inherit_weights
-from licodec.training.losses import rate_distortion
-from licodec.training.validate import load_images, validate
+from licodec.training.losses import level_weights, rate_distortion
+from licodec.training.validate import ALL_LEVELS, VAL_QUALITIES, load_images, validate
 from licodec.weights import load_model, read_info, save_weights
 
 STRATEGIES = ("plain", "feds", "smodi")
@@ -50,7 +50,8 @@ class TrainOptions:
     patch: int = 256
     batch: int = 8  # the global batch, split over the processes (see batch_per_rank)
     batch_per_rank: bool = False  # hold the per-process batch fixed instead: global = batch × processes
-    lr: float = 1e-4
+    lr: float = 2e-4  # 2e-4 was +0.4 dB-equivalent ahead of 1e-4 at step 500 (training issue)
+    gain_lr: float = 2e-3  # the gain units' own rate: at lr 1e-4 they stayed at their √λ start
     aux_lr: float = 1e-3
     lr_drop: float = 0.85  # fraction of the steps after which the learning rate is divided by 10
     clip: float = 1.0
@@ -68,6 +69,11 @@ class TrainOptions:
     strategy: str = "plain"  # plain | feds | smodi (see distill.py)
     teacher: Path | str | None = None  # the frozen teacher: weights file or compressai:ARCH:PATH
     derive_student: bool = False  # student pruned from the teacher's config and weights (KDIC), not `arch`
+    level_weighting: str = "sqrt"  # sqrt: each sample's loss ÷ √λ (losses.level_weights) | none
+    holdout: int = 0  # images of `data` kept out of training and validated on at every level
+    init: Path | None = None  # start from these weights (a fresh optimiser), e.g. the shipped ones
+    minutes: float | None = None  # wall-clock budget of this invocation: stop, checkpoint, export
+    log_every: int = 1  # write the mean of every N steps' records (validation records always)
 
 
 class Trainee(nn.Module):
@@ -75,14 +81,17 @@ class Trainee(nn.Module):
     module so that DistributedDataParallel averages the gradients of both. The frozen teacher
     is passed in, not held: every process has its own copy, outside DDP, never synchronised."""
 
-    def __init__(self, model: LicModel, strategy: nn.Module, metric: str) -> None:
+    def __init__(self, model: LicModel, strategy: nn.Module, metric: str, level_weighting: str = "none") -> None:
         super().__init__()
         self.model, self.strategy, self.metric = model, strategy, metric
+        self.level_weighting = level_weighting
 
     def forward(self, step: int, teacher: LicModel | None, x: Tensor, quality: Tensor) -> dict[str, Tensor]:
-        lambdas = torch.tensor(self.model.config.lambdas, device=x.device)[quality - 1]
+        table = torch.tensor(self.model.config.lambdas, device=x.device)
+        lambdas = table[quality - 1]
+        weights = level_weights(lambdas, table) if self.level_weighting == "sqrt" else None
         out, teacher_out = self.strategy(step, self.model, teacher, x, quality.float())
-        terms = rate_distortion(out, x, lambdas, self.metric)
+        terms = rate_distortion(out, x, lambdas, self.metric, weights)
         # L_output is an image MSE: weighted like the MSE distortion at the sample's level.
         mse_weight = torch.tensor(MSE_LAMBDAS, device=x.device)[quality - 1] * 255**2
         extra = self.strategy.terms(step, out, teacher_out, mse_weight)
@@ -90,16 +99,31 @@ class Trainee(nn.Module):
         return {**terms, **extra}
 
 
-def _split_parameters(model: LicModel) -> tuple[list, list]:
-    """The prior's quantiles learn only from the aux loss, with their own optimiser."""
-    main, aux = [], []
+def _split_parameters(model: LicModel) -> tuple[list, list, list]:
+    """Main weights, gain units (their own learning rate) and the prior's quantiles (which
+    learn only from the aux loss, with their own optimiser)."""
+    main, gains, aux = [], [], []
     for name, param in model.named_parameters():
-        (aux if name.endswith("quantiles") else main).append(param)
-    return main, aux
+        if name.endswith("quantiles"):
+            aux.append(param)
+        elif "_gain." in name:
+            gains.append(param)
+        else:
+            main.append(param)
+    return main, gains, aux
 
 
-def _learning_rate(opts: TrainOptions, step: int) -> float:
-    return opts.lr * (0.1 if step >= opts.lr_drop * opts.steps else 1.0)
+def _learning_rate_factor(opts: TrainOptions, step: int) -> float:
+    return 0.1 if step >= opts.lr_drop * opts.steps else 1.0
+
+
+def _make_optimizer(opts: TrainOptions, model: LicModel, strategy: nn.Module) -> tuple[torch.optim.Adam, torch.optim.Adam]:
+    """The main optimiser (weights and adapters at lr, gain units at gain_lr) and the aux one.
+    Each group keeps its own "base_lr"; the lr drop scales them all."""
+    main, gains, aux = _split_parameters(model)
+    groups = [{"params": main + list(strategy.parameters()), "base_lr": opts.lr},
+              {"params": gains, "base_lr": opts.gain_lr}]
+    return torch.optim.Adam(groups, lr=opts.lr), torch.optim.Adam(aux, lr=opts.aux_lr)
 
 
 def noise_seed(seed: int, step: int, sample: int) -> int:
@@ -158,6 +182,10 @@ def check_options(opts: TrainOptions, world_size: int) -> int:
         raise LicodecError(f"unknown metric {opts.metric!r} ({', '.join(METRICS)})")
     if opts.patch % PAD_MULTIPLE:
         raise LicodecError(f"--patch must be a multiple of {PAD_MULTIPLE} (the model's total stride)")
+    if opts.level_weighting not in ("sqrt", "none"):
+        raise LicodecError(f"unknown level weighting {opts.level_weighting!r} (sqrt, none)")
+    if opts.init is not None and opts.resume:
+        raise LicodecError("--init starts a new run; --resume continues one: give one of them")
     if opts.metric == "ms-ssim" and opts.patch < MSSSIM_MIN_PATCH:
         raise LicodecError(f"--metric ms-ssim needs --patch {MSSSIM_MIN_PATCH} or more")
     global_batch = opts.batch * world_size if opts.batch_per_rank else opts.batch
@@ -170,9 +198,9 @@ def _train_step(trainee: nn.Module, teacher: LicModel | None, optimizer, aux_opt
                 opts: TrainOptions, processes: distributed.Processes, global_batch: int, step: int) -> dict:
     """One step on a batch with a random quality level per sample: RD (+ distillation), then aux."""
     model: LicModel = trainee.module.model if isinstance(trainee, DistributedDataParallel) else trainee.model
-    lr = _learning_rate(opts, step)
+    lr = opts.lr * _learning_rate_factor(opts, step)
     for group in optimizer.param_groups:
-        group["lr"] = lr
+        group["lr"] = group["base_lr"] * _learning_rate_factor(opts, step)
     share = processes.share(global_batch)
     x = sampler.batch(global_batch, share).to(opts.device)
     quality = torch.randint(1, model.config.levels + 1, (global_batch,), generator=sampler.generator)[share]
@@ -224,9 +252,29 @@ def _new_student(opts: TrainOptions, config: CodecConfig, teacher: LicModel | No
     model = LicModel(config).train()
     if opts.derive_student and teacher is not None:
         inherit_weights(model, teacher)
+    if opts.init is not None:
+        _load_initial_weights(model, opts.init)
     if opts.channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model.to(opts.device)
+
+
+def _load_initial_weights(model: LicModel, path: Path) -> None:
+    info = read_info(path)
+    if info.config != model.config:
+        raise LicodecError(f"--init {path}: its architecture differs from this run's ({info.name})")
+    model.load_state_dict(load_model(info).state_dict())
+
+
+def _validation_set(opts: TrainOptions, main: bool) -> tuple[list[Tensor], tuple[int, ...]]:
+    """--val's images at q 1, 4, 8, or the --holdout images at every level (rank 0 only)."""
+    if not main:
+        return [], ()
+    if opts.val is not None:
+        return load_images(opts.val, opts.val_images), VAL_QUALITIES
+    if opts.holdout:
+        return load_images(split_holdout(opts.data, opts.holdout)[1][: opts.val_images]), ALL_LEVELS
+    return [], ()
 
 
 def train(opts: TrainOptions) -> Path:
@@ -248,11 +296,9 @@ def train_on(processes: distributed.Processes, opts: TrainOptions) -> tuple[Path
     config = student_config(opts)
     strategy, teacher = _build_strategy(opts, config)
     model = _new_student(opts, config, teacher)
-    trainee = Trainee(model, strategy.to(opts.device), opts.metric)
-    main_params, aux_params = _split_parameters(model)
-    optimizer = torch.optim.Adam(main_params + list(strategy.parameters()), lr=opts.lr)
-    aux_optimizer = torch.optim.Adam(aux_params, lr=opts.aux_lr)
-    sampler = CropSampler(opts.data, opts.patch, seed=opts.seed)
+    trainee = Trainee(model, strategy.to(opts.device), opts.metric, opts.level_weighting)
+    optimizer, aux_optimizer = _make_optimizer(opts, model, strategy)
+    sampler = CropSampler(split_holdout(opts.data, opts.holdout)[0], opts.patch, seed=opts.seed)
     checkpoint, start, seconds_before = opts.out / "checkpoint.pt", 0, 0.0
     if opts.resume and checkpoint.exists():
         start, seconds_before = _load_checkpoint(checkpoint, trainee, optimizer, aux_optimizer, sampler)
@@ -264,32 +310,55 @@ def train_on(processes: distributed.Processes, opts: TrainOptions) -> tuple[Path
     runner: nn.Module = trainee
     if processes.distributed:  # SMoDi and FEDS's phases leave parts unused at some steps
         runner = DistributedDataParallel(trainee, find_unused_parameters=True)
-    val_images = [x.to(opts.device) for x in load_images(opts.val, opts.val_images)] if opts.val and processes.is_main else []
+    val_images, val_levels = _validation_set(opts, processes.is_main)
+    val_images = [x.to(opts.device) for x in val_images]
     weights = opts.out / "weights.safetensors"
     provenance = {k: str(v) for k, v in asdict(opts).items() if k not in ("resume", "out")}
-    last_save = time.monotonic()
+    last_save = invoked = time.monotonic()
     began = last_save - seconds_before  # "seconds" in the log counts training time across resumes
     log = open(opts.out / "log.jsonl", "a") if processes.is_main else None
+    pending: list[dict] = []
     bar = tqdm(range(start, opts.steps), initial=start, total=opts.steps,
                disable=not (processes.is_main and sys.stderr.isatty()))
     for step in bar:
         record = _train_step(runner, teacher, optimizer, aux_optimizer, sampler, opts, processes, global_batch, step)
+        # Every process takes the same decision: any rank past the budget stops them all.
+        out_of_time = opts.minutes is not None and processes.any(time.monotonic() - invoked > 60 * opts.minutes)
+        done = step + 1 == opts.steps or out_of_time
         if log is None:
+            if done:
+                break
             continue
         record["seconds"] = round(time.monotonic() - began, 1)
-        done = step + 1 == opts.steps
-        if val_images and (done or (opts.val_every and (step + 1) % opts.val_every == 0)):
-            record["val"] = validate(model, val_images)
-        log.write(json.dumps(record) + "\n")
-        log.flush()
+        pending.append(record)
+        validating = val_images and (done or (opts.val_every and (step + 1) % opts.val_every == 0))
+        if validating or done or len(pending) >= opts.log_every:
+            record = _mean_record(pending)
+            pending = []
+            if validating:
+                record["val"] = validate(model, val_images, val_levels)
+            log.write(json.dumps(record) + "\n")
+            log.flush()
         bar.set_postfix(loss=record["loss"], bpp=record["bpp"], psnr=record["psnr"])
         if done or time.monotonic() - last_save > 60 * opts.checkpoint_minutes:
             _save_checkpoint(checkpoint, trainee, optimizer, aux_optimizer, sampler, step + 1, time.monotonic() - began)
             save_weights(model, weights, opts.arch, {**provenance, "step": step + 1})
             last_save = time.monotonic()
+        if done:
+            break
     if log is not None:
         log.close()
     return weights, model
+
+
+def _mean_record(records: list[dict]) -> dict:
+    """One log record for several steps: the last step's counters, the mean of the loss terms."""
+    last = records[-1]
+    if len(records) == 1:
+        return last
+    counters = ("step", "lr", "batch", "processes", "seconds")
+    means = {k: round(sum(r[k] for r in records) / len(records), 5) for k in last if k not in counters}
+    return {**last, **means, "steps_averaged": len(records)}
 
 
 def _truncate_log(path: Path, step: int) -> None:

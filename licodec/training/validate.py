@@ -18,16 +18,18 @@ from licodec.training.data import list_images
 from licodec.training.losses import bits_per_pixel
 
 VAL_QUALITIES = (1, 4, 8)  # both ends and the middle of the λ table
+ALL_LEVELS = tuple(range(1, 9))
 
 
-def load_images(folder: str | Path, limit: int | None = None) -> list[Tensor]:
-    """Images as [1, 3, H, W] tensors in [0, 1]."""
-    images = []
-    for path in list_images(folder)[:limit]:
+def load_images(images: str | Path | list[Path], limit: int | None = None) -> list[Tensor]:
+    """Images (a folder, or a list of files) as [1, 3, H, W] tensors in [0, 1]."""
+    paths = images if isinstance(images, list) else list_images(images)
+    loaded = []
+    for path in paths[:limit]:
         with Image.open(path) as im:
             array = np.array(im.convert("RGB"))
-        images.append(rgb_to_tensor(array))
-    return images
+        loaded.append(rgb_to_tensor(array))
+    return loaded
 
 
 @torch.no_grad()
