@@ -164,8 +164,10 @@ def info(file: str) -> None:
 @click.argument("run", metavar="RUN")
 @click.option("-o", "--output", required=True, metavar="OUT", help="the .safetensors file to write")
 @click.option("--name", default=None, help="the model name stored in the file (default: the run's architecture)")
+@click.option("--half", is_flag=True,
+              help="store the tensors as float16 (half the size; computed in float32; a new model id)")
 @click.option("-f", "--force", is_flag=True, help="overwrite OUT if it exists")
-def export(run: str, output: str, name: str | None, force: bool) -> None:
+def export(run: str, output: str, name: str | None, half: bool, force: bool) -> None:
     """Copy a training run's weights (RUN/weights.safetensors) to OUT, for encode --model OUT."""
     from licodec import weights
 
@@ -174,9 +176,13 @@ def export(run: str, output: str, name: str | None, force: bool) -> None:
     data = _read_input(str(source))
     if name is not None:
         data = weights.renamed(data, name)
+    model_id = info.model_id
+    if half:
+        data = weights.halved(data)
+        model_id = bytes.fromhex(weights.metadata_of(data)["content_hash"])[: weights.MODEL_ID_BYTES]
     _write_output(output, force, lambda f: f.write(data))
     if output != "-":
-        click.echo(f"wrote {output} (model id {info.model_id.hex()})", err=True)
+        click.echo(f"wrote {output} (model id {model_id.hex()})", err=True)
 
 
 @main.command()

@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
@@ -86,12 +85,15 @@ def find_by_id(model_id: bytes, extra: Sequence[WeightsInfo] = ()) -> WeightsInf
 
 
 def content_hash(state: dict) -> str:
+    """SHA-256 over the names, shapes and bytes of the tensors (torch tensors or numpy arrays)."""
     digest = hashlib.sha256()
     for name in sorted(state):
-        tensor = state[name].detach().cpu().contiguous()
+        array = state[name]
+        if not hasattr(array, "tobytes"):  # a torch tensor: its bytes in C order, as numpy's
+            array = array.detach().cpu().contiguous().numpy()
         digest.update(name.encode())
-        digest.update(str(tuple(tensor.shape)).encode())
-        digest.update(tensor.numpy().tobytes())
+        digest.update(str(tuple(array.shape)).encode())
+        digest.update(array.tobytes())
     return digest.hexdigest()
 
 
@@ -116,22 +118,34 @@ def save_weights(model: "LicModel", path: str | Path, name: str, provenance: dic
     return digest
 
 
+def metadata_of(data: bytes) -> dict:
+    """The metadata of a safetensors file's bytes: an 8-byte header length, then JSON."""
+    (length,) = struct.unpack("<Q", data[:8])
+    return dict(json.loads(data[8 : 8 + length])["__metadata__"])
+
+
 def renamed(data: bytes, name: str) -> bytes:
     """A weights file's bytes with another model name in its metadata (tensors, hash and model
     id unchanged). safetensors' numpy API keeps this torch-free."""
-    from safetensors import safe_open
     from safetensors.numpy import load, save
 
-    with tempfile.NamedTemporaryFile(suffix=".safetensors") as f:  # safe_open reads files, not bytes
-        f.write(data)
-        f.flush()
-        with safe_open(f.name, framework="numpy") as opened:
-            metadata = dict(opened.metadata())
-    return save(load(data), metadata={**metadata, "name": name})
+    return save(load(data), metadata={**metadata_of(data), "name": name})
+
+
+def halved(data: bytes) -> bytes:
+    """A weights file's bytes with its float32 tensors stored as float16: half the size on disk,
+    computed in float32 all the same (load_model widens them). The content hash, and so the model
+    id, are those of the stored tensors. Torch-free, like `renamed`."""
+    import numpy as np
+    from safetensors.numpy import load, save
+
+    state = {k: v.astype(np.float16) if v.dtype == np.float32 else v for k, v in load(data).items()}
+    return save(state, metadata={**metadata_of(data), "content_hash": content_hash(state), "storage": "float16"})
 
 
 def load_model(info: WeightsInfo) -> "LicModel":
-    """Build the model from the file's config and load its tensors (hash checked)."""
+    """Build the model from the file's config and load its tensors (hash checked; float16
+    storage widened to float32)."""
     from safetensors.torch import load_file
 
     from licodec.models import LicModel
@@ -139,7 +153,9 @@ def load_model(info: WeightsInfo) -> "LicModel":
     state = load_file(str(info.path))
     if content_hash(state) != info.content_hash:
         raise LicodecError(f"{info.path}: tensors do not match the content hash in its metadata (damaged file?)")
+    import torch
+
     model = LicModel(info.config)
-    model.load_state_dict(state)
+    model.load_state_dict({k: v.float() if v.dtype == torch.float16 else v for k, v in state.items()})
     model.latent_codec.refresh_tables()
     return model.for_inference()

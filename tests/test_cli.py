@@ -198,3 +198,29 @@ def test_export_copies_a_runs_weights_under_a_new_name(tiny_weights, tmp_path, p
     assert encoded.exit_code == 0, encoded.output
     not_weights = CliRunner().invoke(main, ["export", str(photo), "-o", str(tmp_path / "x.safetensors")])
     assert not_weights.exit_code == 1 and "not a licodec weights file" in not_weights.output
+
+
+def test_export_half_stores_float16_and_codes_like_float32(tiny_weights, tmp_path, photo):
+    import torch
+
+    from licodec.models.codec import pad_image, rgb_to_tensor
+    from licodec.weights import load_model, read_info
+
+    source = tiny_weights / "student.safetensors"
+    out = tmp_path / "half.safetensors"
+    result = run("export", str(source), "-o", str(out), "--half")
+    assert result.exit_code == 0, result.output
+    half, full = read_info(out), read_info(source)
+    assert half.metadata["storage"] == "float16" and half.model_id != full.model_id
+    assert half.model_id.hex() in result.output
+    assert out.stat().st_size < 0.55 * source.stat().st_size
+    half_model, full_model = load_model(half), load_model(full)  # the hash of the stored tensors checks
+    assert all(p.dtype == torch.float32 for p in half_model.parameters())
+    x = pad_image(rgb_to_tensor(np.array(Image.open(photo))))
+    with torch.no_grad():
+        a, b = (m(x, torch.tensor([4.0]))["x_hat"] for m in (half_model, full_model))
+    # A random model's wide latents flip a few roundings, so compare on average, not per pixel.
+    assert (a - b).abs().mean() < 0.05 * b.std()
+    lic = encode(photo, tmp_path / "a.lic", "--model", str(out))
+    decoded = run("decode", str(lic), "-o", str(tmp_path / "a.png"), "--model", str(out))
+    assert decoded.exit_code == 0, decoded.output

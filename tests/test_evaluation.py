@@ -18,8 +18,8 @@ SCHEMA_KEYS = {"bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time
 def two_images(tmp_path):
     folder = tmp_path / "images"
     folder.mkdir()
-    for i in (3, 19):  # 176×176 crops: small, yet large enough for MS-SSIM's 5 scales
-        kodak_image(i).crop((300, 150, 476, 326)).save(folder / f"kodim{i:02d}.png")
+    for i, left in enumerate((100, 450)):  # 176×176 crops: small, yet large enough for MS-SSIM's 5 scales
+        kodak_image(23).crop((left, 150, left + 176, 326)).save(folder / f"kodim{i:02d}.png")
     return folder
 
 

@@ -47,18 +47,18 @@ def check_round_trip(model, index: int, quality: float) -> None:
     assert psnr > flat + 3
 
 
-@pytest.mark.parametrize("index", [1, 7])
+@pytest.mark.parametrize("index", [23, 7])
 @pytest.mark.parametrize("quality", [1, 4, 8])
 def test_student_kodak_round_trip_is_exact_and_rate_matches_estimate(student, index, quality):
     check_round_trip(student, index, quality)
 
 
 def test_teacher_kodak_round_trip_is_exact_and_rate_matches_estimate(teacher):
-    check_round_trip(teacher, 4, 4.5)
+    check_round_trip(teacher, 23, 4.5)
 
 
 def test_files_encoded_with_two_threads_decode_with_one(student):
-    x = to_tensor(kodak_image(19))
+    x = to_tensor(kodak_image(23))
     torch.set_num_threads(2)
     compressed = student.compress(x, 4)
     torch.set_num_threads(1)
