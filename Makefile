@@ -7,7 +7,8 @@ TORCH      ?= 2.13.0
 # compressai (checked against in the tests) needs torchvision, which works only with these.
 TEST_TORCH ?= torch==2.14.1 torchvision==0.29.1
 SHARED     ?= ../shared
-IMAGE      ?= data/kodim23.png  # Kodak image 23, shipped in the repository (Kodak released the set for unrestricted use)
+# Kodak image 23, shipped in the repository (Kodak released the set for unrestricted use).
+IMAGE      ?= data/kodim23.png
 QUALITY    ?= 4
 OUT        ?= demo-out
 
