@@ -12,6 +12,10 @@ __all__ = ["encode", "decode", "LicodecError"]
 from licodec.errors import LicodecError
 
 
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
 def __getattr__(name: str) -> Any:
     if name in ("encode", "decode"):
         from licodec import api

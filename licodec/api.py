@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import BinaryIO, Union
 
 import numpy as np
 import torch
@@ -49,15 +50,51 @@ def _check_size(image: Image.Image) -> None:
                            f"(at most {MAX_PIXELS // 10**6} megapixels and {container.MAX_SIDE} pixels a side)")
 
 
-def _check_quality(quality: float, model: LicModel) -> float:
+LicSource = Union[bytes, bytearray, memoryview, str, Path, BinaryIO]
+
+
+def _check_quality(quality: float | str, model: LicModel) -> float:
+    """The quality to code: a number (or numeric string) in 1..levels, on the 1/32 grid."""
+    try:
+        quality = float(quality)
+    except (TypeError, ValueError):
+        raise LicodecError(f"quality {quality!r} is not a number") from None
     levels = model.config.levels
     if not 1 <= quality <= levels:
         raise LicodecError(f"quality {quality} is outside 1..{levels}")
     return container.quantize_quality(quality)
 
 
+def read_lic(source: LicSource) -> bytes:
+    """The bytes of a .lic file given as bytes, a path or a binary file object."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    if isinstance(source, (str, Path)):
+        try:
+            return Path(source).read_bytes()
+        except FileNotFoundError:
+            raise LicodecError(f"{source}: no such file") from None
+        except IsADirectoryError:
+            raise LicodecError(f"{source}: is a directory") from None
+        except PermissionError:
+            raise LicodecError(f"{source}: permission denied") from None
+    if hasattr(source, "read"):
+        data = source.read()
+        if isinstance(data, bytes):
+            return data
+    raise LicodecError(f"cannot read a .lic file from a {type(source).__name__}: give bytes, a path or a binary file")
+
+
 def encode(image: ImageLike, quality: float = 4.0, model: str = "student", device: str = "cpu") -> bytes:
-    """Compress an image (PIL image, HxWx3 uint8 array or path) into .lic bytes."""
+    """Compress an image into .lic bytes.
+
+    `image`: a path, the bytes of an image file, a binary file object, a PIL image or a uint8
+    array (HxW or HxWx3). `quality`: 1 (smallest) to 8 (best), fractions interpolate and are
+    coded in steps of 1/32. `model`: "student", "teacher" or a .safetensors path.
+
+    >>> data = licodec.encode("photo.png", quality=4)
+    >>> open("photo.lic", "wb").write(data)
+    """
     info = resolve(model)
     net = _model(info, _device(device))
     quality = _check_quality(quality, net)
@@ -70,9 +107,14 @@ def encode(image: ImageLike, quality: float = 4.0, model: str = "student", devic
     return container.pack(header, compressed.data, compressed.digest)
 
 
-def decode(data: bytes, model: str | None = None, device: str = "cpu") -> Image.Image:
-    """Decompress .lic bytes; the weights are found by the file's model id (or given by `model`)."""
-    header, stream, digest = container.unpack(data)
+def decode(source: LicSource, model: str | None = None, device: str = "cpu") -> Image.Image:
+    """Decompress a .lic file (bytes, a path or a binary file object) into a PIL image; the
+    weights are found by the file's model id (or given by `model`).
+
+    >>> image = licodec.decode("photo.lic")
+    >>> image.save("photo.png")
+    """
+    header, stream, digest = container.unpack(read_lic(source))
     info = find_by_id(header.model_id, [resolve(model)] if model else [])
     net = _model(info, _device(device))
     x_hat, _, decoded_digest = net.decompress(stream, header.height, header.width, header.quality)
