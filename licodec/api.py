@@ -16,6 +16,8 @@ from PIL import Image
 from licodec import container
 from licodec.errors import LicodecError
 from licodec.images import ImageLike, open_image, to_rgb
+from licodec.metrics import psnr
+from licodec.rate_control import Target, search
 from licodec.models import LicModel
 from licodec.models.codec import rgb_to_tensor, tensor_to_rgb
 from licodec.weights import WeightsInfo, find_by_id, load_model, resolve
@@ -98,12 +100,42 @@ def encode(image: ImageLike, quality: float = 4.0, model: str = "student", devic
     info = resolve(model)
     net = _model(info, _device(device))
     quality = _check_quality(quality, net)
+    rgb, colour = _prepare(image)
+    return _encode_at(net, info, rgb_to_tensor(np.array(rgb)), colour, quality)
+
+
+def encode_to_target(image: ImageLike, target: Target, model: str = "student",
+                     device: str = "cpu") -> tuple[bytes, float, bool]:
+    """Encode at the quality that meets a target size or PSNR (see rate_control): the file, the
+    quality coded, and whether the target was met (else the nearest end of the quality range)."""
+    info = resolve(model)
+    net = _model(info, _device(device))
+    rgb, colour = _prepare(image)
+    reference = np.array(rgb)
+    x = rgb_to_tensor(reference)
+    coded: dict[float, bytes] = {}
+    goal = target.for_image(rgb.width * rgb.height)
+
+    def measure(quality: float) -> float:
+        coded[quality] = coded.get(quality) or _encode_at(net, info, x, colour, quality)
+        if goal.kind == "bytes":
+            return len(coded[quality])
+        return psnr(reference, np.array(decode(coded[quality], model=str(info.path), device=device).convert("RGB")))
+
+    quality, met = search(measure, goal, net.config.levels)
+    measure(quality)
+    return coded[quality], quality, met
+
+
+def _prepare(image: ImageLike) -> tuple[Image.Image, str]:
     source = open_image(image)
     _check_size(source)
-    rgb, colour = to_rgb(source)
-    x = rgb_to_tensor(np.array(rgb))
+    return to_rgb(source)
+
+
+def _encode_at(net: LicModel, info: WeightsInfo, x: torch.Tensor, colour: str, quality: float) -> bytes:
     compressed = net.compress(x.to(next(net.parameters()).device), quality)
-    header = container.Header(info.model_id, quality, rgb.width, rgb.height, colour)
+    header = container.Header(info.model_id, quality, x.shape[-1], x.shape[-2], colour)
     return container.pack(header, compressed.data, compressed.digest)
 
 

@@ -5,17 +5,19 @@ start fast.
 """
 from __future__ import annotations
 
-import io
+import functools
 import os
+import signal
 import sys
-import tempfile
+import time
 from pathlib import Path
-from typing import Callable
 
 import click
+from tqdm import tqdm
 
 from licodec import __version__, container
 from licodec.errors import LicodecError
+from licodec.files import check_output, read_input, write_output
 
 QUALITY_HELP = "quality level 1 (smallest) to 8 (best); fractions such as 3.5 interpolate"
 
@@ -32,58 +34,20 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("licodec: interrupted", err=True)
             sys.exit(130)
-        except BrokenPipeError:
-            sys.exit(1)
+        except BrokenPipeError:  # the reader went away (| head): quiet, with the status of SIGPIPE
+            _silence_stdout()
+            sys.exit(128 + signal.SIGPIPE)
         except MemoryError:
             click.echo("licodec: error: out of memory (image too large?)", err=True)
             sys.exit(1)
 
 
-def _read_input(path: str) -> bytes:
-    if path == "-":
-        return sys.stdin.buffer.read()
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's flush at exit does not hit the broken pipe again."""
     try:
-        return Path(path).read_bytes()
-    except FileNotFoundError:
-        raise LicodecError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise LicodecError(f"{path}: is a directory") from None
-    except PermissionError:
-        raise LicodecError(f"{path}: permission denied") from None
-
-
-def _write_output(path: str, force: bool, write: Callable[[io.BufferedIOBase], None]) -> None:
-    """Write to stdout ('-') or atomically to a file: no partial file on any error."""
-    if path == "-":
-        buffer = io.BytesIO()
-        write(buffer)
-        sys.stdout.buffer.write(buffer.getvalue())
-        sys.stdout.buffer.flush()
-        return
-    target = Path(path)
-    _check_output(path, force)
-    directory = target.parent
-    try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".part")
-    except PermissionError:
-        raise LicodecError(f"cannot write to {directory}: permission denied") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, _new_file_mode(target))
-        os.replace(tmp, target)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def _new_file_mode(target: Path) -> int:
-    """The mode a plain open() would give (mkstemp makes 0600 files): kept when overwriting."""
-    if target.exists():
-        return target.stat().st_mode & 0o777
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (e.g. a test runner's buffer): nothing to flush into a pipe
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -98,49 +62,147 @@ def main() -> None:
     """
 
 
+def _batch_options(command):
+    """What encode and decode share: workers, verbosity, --force, the device."""
+    options = [
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True),
+        click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(min=1),
+                     help="worker processes, each loading the model once"),
+        click.option("--quiet", is_flag=True, help="print errors only (no warnings, progress or summary)"),
+        click.option("-v", "--verbose", is_flag=True, help="a line per file"),
+        click.option("-f", "--force", is_flag=True, help="overwrite outputs that exist"),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _run_batch(verb: str, jobs: list, work, workers: int, quiet: bool, verbose: bool) -> None:
+    """Run the jobs; report errors, warnings (unless --quiet), per-file lines (-v), a progress bar
+    on a terminal and a summary for several files; exit 1 if any file failed."""
+    from licodec.batch import run, summary
+
+    began, outcomes = time.perf_counter(), []
+    show_progress = len(jobs) > 1 and not quiet and sys.stderr.isatty()
+    with tqdm(total=len(jobs), file=sys.stderr, disable=not show_progress, unit="file", leave=False) as bar:
+        for outcome in run(jobs, work, workers):
+            outcomes.append(outcome)
+            bar.update()
+            _report(outcome, quiet, verbose, bar)
+    if (len(jobs) > 1 or verbose) and not quiet:
+        click.echo(f"licodec: {summary(verb, outcomes, time.perf_counter() - began)}", err=True)
+    if any(o.error for o in outcomes):
+        sys.exit(1)
+
+
+def _report(outcome, quiet: bool, verbose: bool, bar) -> None:
+    name = outcome.job.source
+    if outcome.error:
+        bar.write(f"licodec: error: {outcome.error}" if name == "-" or name in outcome.error else
+                  f"licodec: error: {name}: {outcome.error}", file=sys.stderr)
+        return
+    if not quiet:
+        for warning in outcome.warnings:
+            bar.write(f"licodec: warning: {outcome.job.target}: {warning}", file=sys.stderr)
+        for note in outcome.notes:
+            bar.write(f"licodec: {outcome.job.target}: {note}", file=sys.stderr)
+    if verbose:
+        bar.write(f"licodec: {name} -> {outcome.job.target}: {outcome.bytes_out} bytes, {outcome.detail}, "
+                  f"{outcome.seconds:.2f} s", file=sys.stderr)
+
+
 @main.command()
-@click.argument("input", metavar="IN")
-@click.option("-o", "--output", required=True, metavar="OUT", help="output .lic file, or - for stdout")
+@click.argument("inputs", metavar="IN...", nargs=-1, required=True)
+@click.option("-o", "--output", default=None, metavar="OUT",
+              help="output .lic file (- for stdout), or a directory for several inputs [default: beside each "
+                   "input, as NAME.lic]")
 @click.option("-q", "--quality", type=float, default=4.0, show_default=True, help=QUALITY_HELP)
+@click.option("--bpp", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="instead of -q: the highest quality whose file is at most this many bits per pixel")
+@click.option("--size", "size", default=None, metavar="BYTES",
+              help="instead of -q: the highest quality whose file fits, e.g. 20KB, 20KiB, 15000")
+@click.option("--psnr", type=float, default=None, help="instead of -q: the lowest quality that reaches this PSNR (dB)")
 @click.option("--model", default="student", show_default=True, help="student, teacher, or a .safetensors path")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True)
-@click.option("-f", "--force", is_flag=True, help="overwrite OUT if it exists")
-def encode(input: str, output: str, quality: float, model: str, device: str, force: bool) -> None:
-    """Compress image IN (any format Pillow reads; - for stdin) into a .lic file."""
-    from licodec import api
+@_batch_options
+def encode(inputs: tuple[str, ...], output: str | None, quality: float, bpp: float | None, size: str | None,
+           psnr: float | None, model: str, device: str, jobs: int, quiet: bool, verbose: bool, force: bool) -> None:
+    """Compress images IN... (any format Pillow reads; - for stdin) into .lic files."""
+    from licodec.batch import EncodeSettings, encode_file, plan
 
-    source = io.BytesIO(_read_input(input)) if input == "-" else input
-    _check_output(output, force)
-    data = api.encode(api.open_image(source), quality=quality, model=model, device=device)
-    _write_output(output, force, lambda f: f.write(data))
+    ctx = click.get_current_context()
+    explicit = [name for name, value in (("--bpp", bpp), ("--size", size), ("--psnr", psnr)) if value is not None]
+    if ctx.get_parameter_source("quality") == click.core.ParameterSource.COMMANDLINE:
+        explicit.insert(0, "-q")
+    if len(explicit) > 1:
+        raise click.UsageError(f"give one of {', '.join(explicit)}")
+    planned = plan(inputs, output, ".lic")
+    for job in planned:
+        check_output(job.target, force)
+    settings = EncodeSettings(quality, model, device, force, _rate_target(bpp, size, psnr))
+    _run_batch("encoded", planned, functools.partial(encode_file, settings), jobs, quiet, verbose)
+
+
+def _rate_target(bpp: float | None, size: str | None, psnr: float | None):
+    from licodec.rate_control import Target, parse_size
+
+    if bpp is not None:
+        return Target("bpp", bpp)
+    if size is not None:
+        return Target("bytes", parse_size(size))
+    if psnr is not None:
+        return Target("psnr", psnr)
+    return None
 
 
 @main.command()
-@click.argument("input", metavar="IN")
-@click.option("-o", "--output", required=True, metavar="OUT",
-              help="output image; the extension picks the format (PNG for -)")
+@click.argument("inputs", metavar="IN...", nargs=-1, required=True)
+@click.option("-o", "--output", default=None, metavar="OUT",
+              help="output image (- for stdout; the extension picks the format), or a directory for several "
+                   "inputs [default: beside each input, as NAME.png]")
+@click.option("--format", "extension", default=None, metavar="EXT",
+              help="output format by extension (png, jpg, webp, avif, tiff, ...) for outputs that a directory "
+                   "or the default names [default: png]")
+@click.option("--quality", "output_quality", type=click.IntRange(1, 100), default=None,
+              help="quality of a lossy output format (JPEG, WebP, AVIF), 1..100 [default: Pillow's]")
 @click.option("--model", default=None, help="weights to decode with (default: found by the file's model id)")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True)
-@click.option("-f", "--force", is_flag=True, help="overwrite OUT if it exists")
-def decode(input: str, output: str, model: str | None, device: str, force: bool) -> None:
-    """Decompress .lic file IN (- for stdin) into an image."""
-    image_format = _output_format(output)
-    _check_output(output, force)
-    data = _read_input(input)
-    container.unpack(data)  # fail fast on damaged files, before loading any model
-    from licodec import api
+@_batch_options
+def decode(inputs: tuple[str, ...], output: str | None, extension: str | None, output_quality: int | None,
+           model: str | None, device: str, jobs: int, quiet: bool, verbose: bool, force: bool) -> None:
+    """Decompress .lic files IN... (- for stdin) into images."""
+    from licodec.batch import DecodeSettings, decode_file, output_format, plan
 
-    image = api.decode(data, model=model, device=device)
-    _write_output(output, force, lambda f: _save_image(image, f, image_format))
+    suffix = "." + (extension or "png").lower().lstrip(".")
+    image_format = output_format("x" + suffix) if extension else None
+    planned = plan(inputs, output, suffix)
+    for job in planned:
+        if image_format is None:
+            output_format(job.target)  # an unknown extension fails before any work
+        check_output(job.target, force)
+    settings = DecodeSettings(image_format, output_quality, model, device, force)
+    _run_batch("decoded", planned, functools.partial(decode_file, settings), jobs, quiet, verbose)
 
 
 @main.command()
-@click.argument("file", metavar="FILE")
-def info(file: str) -> None:
-    """Show the header of a .lic file: model, quality, size, bytes, bpp."""
+@click.argument("files", metavar="FILE...", nargs=-1, required=True)
+def info(files: tuple[str, ...]) -> None:
+    """Show the header of .lic files: model, quality, size, bytes, bpp (checks the CRC)."""
+    failed = False
+    for i, file in enumerate(files):
+        if len(files) > 1:
+            click.echo(("\n" if i else "") + f"{file}:")
+        try:
+            _print_info(file)
+        except LicodecError as e:
+            click.echo(f"licodec: error: {e}" if file in str(e) else f"licodec: error: {file}: {e}", err=True)
+            failed = True
+    if failed:
+        sys.exit(1)
+
+
+def _print_info(file: str) -> None:
     from licodec import weights
 
-    data = _read_input(file)
+    data = read_input(file)
     header, stream = container.unpack(data)[:2]
     try:
         model = weights.find_by_id(header.model_id).name
@@ -173,14 +235,14 @@ def export(run: str, output: str, name: str | None, half: bool, force: bool) -> 
 
     source = Path(run) / "weights.safetensors" if Path(run).is_dir() else Path(run)
     info = weights.read_info(source)  # refuses anything but a licodec weights file
-    data = _read_input(str(source))
+    data = read_input(str(source))
     if name is not None:
         data = weights.renamed(data, name)
     model_id = info.model_id
     if half:
         data = weights.halved(data)
         model_id = bytes.fromhex(weights.metadata_of(data)["content_hash"])[: weights.MODEL_ID_BYTES]
-    _write_output(output, force, lambda f: f.write(data))
+    write_output(output, force, lambda f: f.write(data))
     if output != "-":
         click.echo(f"wrote {output} (model id {model_id.hex()})", err=True)
 
@@ -199,38 +261,6 @@ def compare(reference: str, decoded: str) -> None:
     if a.shape != b.shape:
         raise LicodecError(f"sizes differ: {a.shape[1]}x{a.shape[0]} vs {b.shape[1]}x{b.shape[0]}")
     click.echo(f"psnr      {psnr(a, b):.2f} dB")
-
-
-def _check_output(output: str, force: bool) -> None:
-    """Refuse early, before minutes of work, what _write_output would refuse at the end."""
-    if output == "-":
-        return
-    target = Path(output)
-    if target.is_dir():
-        raise LicodecError(f"{output} is a directory")
-    if target.exists() and not force:
-        raise LicodecError(f"{output} exists (use --force to overwrite)")
-    if not target.parent.is_dir():
-        raise LicodecError(f"output directory {target.parent} does not exist")
-
-
-def _output_format(output: str) -> str:
-    if output == "-":
-        return "PNG"
-    from PIL import Image
-
-    extension = Path(output).suffix.lower()
-    formats = Image.registered_extensions()
-    if extension not in formats:
-        raise LicodecError(f"{output}: unknown image extension {extension or '(none)'!r} (try .png)")
-    return formats[extension]
-
-
-def _save_image(image, f, image_format: str) -> None:
-    try:
-        image.save(f, format=image_format)
-    except (OSError, KeyError, ValueError) as e:
-        raise LicodecError(f"cannot write {image_format}: {e}") from None
 
 
 @main.command(name="eval")

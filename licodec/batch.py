@@ -1,0 +1,208 @@
+"""Many files in one command: output names, one job per file, worker processes, per-file
+errors that let the others go on, and a summary.
+
+    inputs ─► plan (names, refusals before any work) ─► run (in-process, or -j N workers that
+    load the model once each) ─► one Outcome per file ─► report lines, summary, exit status
+
+The per-file functions run in worker processes, so they take plain, picklable settings and
+return their warnings instead of printing them.
+"""
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from licodec import container
+from licodec.errors import LicodecError
+from licodec.files import check_output, read_input, write_output
+from licodec.images import open_image
+
+LOSSY_FORMATS = {"JPEG", "WEBP", "AVIF", "HEIF", "JPEG2000"}
+
+
+@dataclass(frozen=True)
+class Job:
+    source: str  # a path, or - for standard input
+    target: str  # a path, or - for standard output
+
+
+@dataclass
+class Outcome:
+    job: Job
+    error: str | None = None
+    bytes_in: int = 0
+    bytes_out: int = 0
+    pixels: int = 0
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # worth saying unless --quiet, e.g. the quality coded
+    detail: str = ""  # the -v line: quality, bpp
+
+
+def plan(inputs: Sequence[str], output: str | None, suffix: str) -> list[Job]:
+    """One job per input. OUT is a file for one input, a directory for several (or when it is a
+    directory or ends with /), and absent means beside each input with `suffix` (like cwebp)."""
+    if "-" in inputs and len(inputs) > 1:
+        raise LicodecError("- (standard input) takes no other inputs")
+    if output == "-" and len(inputs) > 1:
+        raise LicodecError("-o - (standard output) takes one input")
+    if output is None:
+        if inputs[0] == "-":
+            raise LicodecError("give -o OUT (a file, or - for standard output) when reading standard input")
+        targets = [str(Path(source).with_suffix(suffix)) for source in inputs]
+    elif len(inputs) > 1 or output.endswith("/") or Path(output).is_dir():
+        if not Path(output).is_dir():
+            raise LicodecError(f"output directory {output} does not exist")
+        if inputs[0] == "-":
+            raise LicodecError("standard input has no name: give -o FILE")
+        targets = [str(Path(output) / (Path(source).stem + suffix)) for source in inputs]
+    else:
+        targets = [output]
+    clashes = sorted({t for t in targets if targets.count(t) > 1})
+    if clashes:
+        raise LicodecError(f"two inputs would both be written to {clashes[0]}")
+    same = [job for job in zip(inputs, targets) if job[0] != "-" and Path(job[0]).resolve() == Path(job[1]).resolve()]
+    if same:
+        raise LicodecError(f"{same[0][0]}: the output would overwrite the input")
+    return [Job(source, target) for source, target in zip(inputs, targets)]
+
+
+def run(jobs: list[Job], work: Callable[[Job], Outcome], workers: int) -> Iterator[Outcome]:
+    """The outcomes as they finish: in this process, or in `workers` processes."""
+    if workers <= 1 or len(jobs) == 1:
+        yield from map(work, jobs)
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    # spawn, not fork: a forked torch can deadlock in its thread pools.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_set_threads, initargs=(threads,)) as pool:
+        futures: list[Future] = [pool.submit(work, job) for job in jobs]
+        try:
+            for future in futures:
+                yield future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def _set_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _attempt(job: Job, body: Callable[[Outcome], None]) -> Outcome:
+    outcome, began = Outcome(job), time.perf_counter()
+    try:
+        body(outcome)
+    except LicodecError as e:
+        outcome.error = str(e)
+    except MemoryError:
+        outcome.error = "out of memory (image too large?)"
+    outcome.seconds = time.perf_counter() - began
+    return outcome
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    quality: float
+    model: str
+    device: str
+    force: bool
+    target: object | None = None  # a rate_control.Target, or None for a fixed quality
+
+
+def encode_file(settings: EncodeSettings, job: Job) -> Outcome:
+    def body(outcome: Outcome) -> None:
+        check_output(job.target, settings.force)
+        if job.source == "-":
+            data = read_input("-")
+            outcome.bytes_in, image = len(data), open_image(io.BytesIO(data))
+        else:  # opened by name, so that its errors name the file
+            image = open_image(job.source)
+            outcome.bytes_in = os.path.getsize(job.source)
+        from licodec import api, container  # torch: only once the input is known to be good
+        if settings.target is None:
+            lic = api.encode(image, quality=settings.quality, model=settings.model, device=settings.device)
+            quality = container.read_header(lic)[0].quality
+            if quality != float(settings.quality):
+                outcome.notes.append(f"coded at quality {quality:g} (qualities are steps of 1/32)")
+        else:
+            lic, quality, met = api.encode_to_target(image, settings.target, settings.model, settings.device)
+            (outcome.notes if met else outcome.warnings).append(f"coded at quality {quality:g}" + ("" if met else
+                                    f": the nearest to {settings.target.describe()} this model reaches"))
+        write_output(job.target, settings.force, lambda f: f.write(lic))
+        outcome.bytes_out, outcome.pixels = len(lic), image.width * image.height
+        outcome.detail = f"quality {quality:g}, {8 * len(lic) / outcome.pixels:.4f} bpp"
+
+    return _attempt(job, body)
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    image_format: str | None  # None: from each output's extension
+    quality: int | None  # for lossy output formats
+    model: str | None
+    device: str
+    force: bool
+
+
+def decode_file(settings: DecodeSettings, job: Job) -> Outcome:
+    def body(outcome: Outcome) -> None:
+        image_format = settings.image_format or output_format(job.target)
+        check_output(job.target, settings.force)
+        data = read_input(job.source)
+        outcome.bytes_in = len(data)
+        container.unpack(data)  # fail fast on damaged files, before torch and the model load
+        from licodec import api
+
+        image = api.decode(data, model=settings.model, device=settings.device)
+        if image_format in LOSSY_FORMATS:
+            outcome.warnings.append(f"{image_format} output re-compresses the decoded image"
+                                    + ("" if settings.quality is None else f" (quality {settings.quality})"))
+        buffer = io.BytesIO()
+        save_image(image, buffer, image_format, settings.quality)
+        write_output(job.target, settings.force, lambda f: f.write(buffer.getvalue()))
+        outcome.bytes_out, outcome.pixels = len(buffer.getvalue()), image.width * image.height
+        outcome.detail = f"{image.width}x{image.height} {image_format}"
+
+    return _attempt(job, body)
+
+
+def output_format(output: str) -> str:
+    """The Pillow format an output name asks for (PNG for standard output)."""
+    if output == "-":
+        return "PNG"
+    from PIL import Image
+
+    extension = Path(output).suffix.lower()
+    formats = Image.registered_extensions()
+    if extension not in formats:
+        raise LicodecError(f"{output}: unknown image extension {extension or '(none)'!r} (try .png)")
+    return formats[extension]
+
+
+def save_image(image, f, image_format: str, quality: int | None = None) -> None:
+    options = {} if quality is None else {"quality": quality}
+    try:
+        image.save(f, format=image_format, **options)
+    except (OSError, KeyError, ValueError) as e:
+        raise LicodecError(f"cannot write {image_format}: {e}") from None
+
+
+def summary(verb: str, outcomes: list[Outcome], seconds: float) -> str:
+    done = [o for o in outcomes if o.error is None]
+    pixels = sum(o.pixels for o in done)
+    bits = 8 * sum(o.bytes_out if verb == "encoded" else o.bytes_in for o in done)
+    rate = f", {bits / pixels:.4f} bpp" if pixels else ""
+    failed = len(outcomes) - len(done)
+    return (f"{verb} {len(done)} of {len(outcomes)} files{f' ({failed} failed)' if failed else ''}: "
+            f"{sum(o.bytes_in for o in done)} bytes in, {sum(o.bytes_out for o in done)} bytes out{rate}, "
+            f"{seconds:.1f} s")

@@ -1,0 +1,76 @@
+"""Files as a careful Unix tool treats them (torch-free): inputs read with one-line errors,
+outputs written atomically with the usual permissions, nothing overwritten without --force,
+and binary data never sent to a terminal."""
+from __future__ import annotations
+
+import io
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from licodec.errors import LicodecError
+
+
+def read_input(path: str) -> bytes:
+    """A file's bytes, or standard input's for '-'."""
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise LicodecError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise LicodecError(f"{path}: is a directory") from None
+    except PermissionError:
+        raise LicodecError(f"{path}: permission denied") from None
+
+
+def check_output(output: str, force: bool) -> None:
+    """Refuse early, before minutes of work, what write_output would refuse at the end."""
+    if output == "-":
+        if sys.stdout.isatty():
+            raise LicodecError("refusing to write binary data to a terminal: redirect it or give -o FILE")
+        return
+    target = Path(output)
+    if target.is_dir():
+        raise LicodecError(f"{output} is a directory")
+    if target.exists() and not force:
+        raise LicodecError(f"{output} exists (use --force to overwrite)")
+    if not target.parent.is_dir():
+        raise LicodecError(f"output directory {target.parent} does not exist")
+
+
+def write_output(path: str, force: bool, write: Callable[[io.BufferedIOBase], None]) -> None:
+    """Write to stdout ('-') or atomically to a file: no partial file on any error."""
+    if path == "-":
+        buffer = io.BytesIO()
+        write(buffer)
+        sys.stdout.buffer.write(buffer.getvalue())
+        sys.stdout.buffer.flush()
+        return
+    target = Path(path)
+    check_output(path, force)
+    directory = target.parent
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".part")
+    except PermissionError:
+        raise LicodecError(f"cannot write to {directory}: permission denied") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.chmod(tmp, _new_file_mode(target))
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _new_file_mode(target: Path) -> int:
+    """The mode a plain open() would give (mkstemp makes 0600 files): kept when overwriting."""
+    if target.exists():
+        return target.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask

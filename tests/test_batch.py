@@ -1,0 +1,192 @@
+"""Many files per command, default output names, rate control, lossy outputs, verbosity,
+exit codes: the CLI as a cwebp/cjxl user drives it (click's runner and real processes)."""
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from licodec import container
+from licodec.cli import main
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture
+def photos(photo: Path, tmp_path: Path) -> list[Path]:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    image = Image.open(photo)
+    paths = [folder / "a.png", folder / "b.png", folder / "c.jpg"]
+    image.save(paths[0])
+    image.transpose(Image.FLIP_LEFT_RIGHT).save(paths[1])
+    image.rotate(180).save(paths[2], quality=95)
+    return paths
+
+
+def test_many_inputs_into_a_directory_and_back(tiny_weights, photos, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    encoded = run("encode", *photos, "-o", f"{out}/")
+    assert encoded.exit_code == 0, encoded.output
+    assert sorted(p.name for p in out.iterdir()) == ["a.lic", "b.lic", "c.lic"]
+    assert "encoded 3 of 3 files" in encoded.output  # the summary, on stderr
+    decoded = run("decode", *sorted(out.glob("*.lic")), "-o", out)
+    assert decoded.exit_code == 0, decoded.output
+    assert Image.open(out / "c.png").size == Image.open(photos[2]).size
+    info = run("info", *sorted(out.glob("*.lic")))
+    assert info.exit_code == 0 and info.output.count("checksum  ok") == 3 and f"{out / 'b.lic'}:" in info.output
+
+
+def test_without_o_outputs_go_beside_the_inputs_and_are_never_overwritten(tiny_weights, photos):
+    assert run("encode", *photos).exit_code == 0
+    lics = [p.with_suffix(".lic") for p in photos]
+    assert all(p.exists() for p in lics)
+    before = lics[0].read_bytes()
+    again = run("encode", photos[0], "-q", "2")
+    assert again.exit_code == 1 and "exists (use --force" in again.output
+    assert lics[0].read_bytes() == before
+    assert run("encode", photos[0], "-q", "2", "--force").exit_code == 0 and lics[0].read_bytes() != before
+    assert run("decode", lics[0], "--format", "webp").exit_code == 0
+    assert Image.open(photos[0].with_suffix(".webp")).format == "WEBP"
+
+
+def test_a_failed_file_is_reported_and_the_others_go_on(tiny_weights, photos, tmp_path):
+    broken = photos[0].parent / "broken.png"
+    broken.write_bytes(b"not an image")
+    result = run("encode", photos[0], broken, photos[1], "-o", photos[0].parent)
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("licodec: error")]
+    assert errors == [f"licodec: error: {broken}: not a readable image (UnidentifiedImageError)"]
+    assert photos[0].with_suffix(".lic").exists() and photos[1].with_suffix(".lic").exists()
+    assert not broken.with_suffix(".lic").exists()
+    assert "encoded 2 of 3 files (1 failed)" in result.output
+
+
+def test_workers_give_the_same_files(tiny_weights, photos, tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir(), two.mkdir()
+    assert run("encode", *photos, "-o", one).exit_code == 0
+    result = run("encode", *photos, "-o", two, "-j", "2")
+    assert result.exit_code == 0, result.output
+    assert all((one / n).read_bytes() == (two / n).read_bytes() for n in ("a.lic", "b.lic", "c.lic"))
+
+
+def test_refusals_before_any_work(tiny_weights, photos, tmp_path):
+    clash = photos[0].parent / "a.jpg"
+    Image.open(photos[0]).save(clash)
+    result = run("encode", photos[0], clash, "-o", tmp_path)
+    assert result.exit_code == 1 and "both be written to" in result.output
+    assert run("encode", *photos, "-o", tmp_path / "missing").exit_code == 1
+    assert "takes one input" in run("encode", *photos, "-o", "-").output
+    assert "give -o OUT" in run("encode", "-").output
+    assert "would overwrite the input" in run("decode", photos[0], "-o", photos[0]).output
+    usage = run("encode", photos[0], "-q", "3", "--bpp", "0.5")
+    assert usage.exit_code == 2 and "give one of -q, --bpp" in usage.output
+    assert run("encode", photos[0], "--size", "big").exit_code == 1
+
+
+def test_quality_actually_coded_is_said_when_it_differs(tiny_weights, photos, tmp_path):
+    result = run("encode", photos[0], "-o", tmp_path / "x.lic", "-q", "3.55")
+    assert result.exit_code == 0 and "coded at quality 3.5625" in result.output
+    quiet = run("encode", photos[0], "-o", tmp_path / "y.lic", "-q", "3.55", "--quiet")
+    assert quiet.exit_code == 0 and quiet.output == ""
+
+
+@pytest.mark.parametrize("option, value, limit", [("--size", "5000", 5000), ("--bpp", "6", 6 * 96 * 80 / 8)])
+def test_size_targets_get_the_highest_quality_that_fits(tiny_weights, photos, tmp_path, option, value, limit):
+    out = tmp_path / "x.lic"
+    result = run("encode", photos[0], "-o", out, option, value)
+    assert result.exit_code == 0, result.output
+    quality = container.read_header(out.read_bytes())[0].quality
+    assert 1 < quality < 8 and out.stat().st_size <= limit
+    bigger = run("encode", photos[0], "-o", tmp_path / "up.lic", "-q", str(quality + 1 / container.QUALITY_STEPS))
+    assert bigger.exit_code == 0 and (tmp_path / "up.lic").stat().st_size > limit
+    assert f"coded at quality {quality:g}" in result.output
+
+
+def test_a_psnr_target_gets_the_lowest_quality_that_reaches_it(photos, tmp_path):
+    """With the shipped student: a random model's PSNR does not rise with quality."""
+    import numpy as np
+
+    from licodec import decode, encode
+    from licodec.metrics import psnr
+
+    reference = np.array(Image.open(photos[0]).convert("RGB"))
+    low, high = (psnr(reference, np.array(decode(encode(photos[0], quality=q)))) for q in (1, 8))
+    target = (low + high) / 2  # inside the model's range, whatever the shipped weights reach
+    out = tmp_path / "x.lic"
+    result = run("encode", photos[0], "-o", out, "--psnr", f"{target:.3f}")
+    assert result.exit_code == 0, result.output
+    quality = container.read_header(out.read_bytes())[0].quality
+    assert 1 < quality < 8 and psnr(reference, np.array(decode(out))) >= round(target, 3)
+    below = decode(encode(photos[0], quality=quality - 1 / container.QUALITY_STEPS))
+    assert psnr(reference, np.array(below)) < round(target, 3)
+
+
+def test_unreachable_targets_use_the_nearest_end_with_a_warning(tiny_weights, photos, tmp_path):
+    result = run("encode", photos[0], "-o", tmp_path / "x.lic", "--psnr", "99")
+    assert result.exit_code == 0 and "warning" in result.output and "coded at quality 8" in result.output
+    tiny = run("encode", photos[0], "-o", tmp_path / "y.lic", "--size", "10")
+    assert tiny.exit_code == 0 and "coded at quality 1:" in tiny.output
+
+
+def test_lossy_outputs_take_a_quality_and_warn(tiny_weights, photos, tmp_path):
+    lic = tmp_path / "a.lic"
+    assert run("encode", photos[0], "-o", lic).exit_code == 0
+    low = run("decode", lic, "-o", tmp_path / "low.jpg", "--quality", "10")
+    high = run("decode", lic, "-o", tmp_path / "high.jpg", "--quality", "95")
+    assert low.exit_code == 0 and "re-compresses" in low.output and "(quality 10)" in low.output
+    assert (tmp_path / "low.jpg").stat().st_size < (tmp_path / "high.jpg").stat().st_size
+    png = run("decode", lic, "-o", tmp_path / "a.png")
+    assert png.exit_code == 0 and "re-compresses" not in png.output
+
+
+def test_verbose_prints_a_line_per_file(tiny_weights, photos, tmp_path):
+    result = run("encode", photos[0], "-o", tmp_path / "x.lic", "-v")
+    assert result.exit_code == 0
+    assert f"{photos[0]} -> {tmp_path / 'x.lic'}:" in result.output and "bpp" in result.output
+
+
+def test_a_broken_pipe_exits_quietly_with_sigpipes_status(tiny_weights, photos, monkeypatch):
+    from licodec import batch
+
+    def broken(*args, **kwargs):
+        raise BrokenPipeError
+
+    monkeypatch.setattr(batch, "write_output", broken)
+    result = run("encode", photos[0], "-o", "-")
+    assert result.exit_code == 141 and result.output == ""
+
+
+def test_binary_output_to_a_terminal_is_refused(tiny_weights, photos):
+    parent, child = pty.openpty()
+    try:
+        result = subprocess.run([sys.executable, "-m", "licodec", "encode", str(photos[0]), "-o", "-"],
+                                stdout=child, stderr=subprocess.PIPE, text=True, timeout=120, env=os.environ)
+    finally:
+        os.close(child)
+        os.close(parent)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "licodec: error: refusing to write binary data to a terminal: redirect it or give -o FILE"
+
+
+def test_refused_inputs_answer_before_torch_is_imported(tiny_weights, photos, tmp_path):
+    bad = tmp_path / "bad.lic"
+    bad.write_bytes(b"LIC\x09 not really")
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"junk")
+    code = ("import sys\nfrom licodec.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n"
+            "    print(e.code, 'torch' in sys.modules)")
+    for args in (["decode", str(bad)], ["decode", str(tmp_path / "missing.lic")], ["encode", str(junk)],
+                 ["encode", str(tmp_path / "missing.png")]):
+        result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+        assert result.stdout.strip() == "1 False", (args, result.stdout, result.stderr)
