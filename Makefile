@@ -11,8 +11,9 @@ SHARED     ?= ../shared
 IMAGE      ?= data/kodim23.png
 QUALITY    ?= 4
 OUT        ?= demo-out
+MANDIR     ?= $(HOME)/.local/share/man/man1
 
-.PHONY: install demo test sweep eval bench readme clean
+.PHONY: install demo test sweep eval bench readme man clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +21,10 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q -e .
 	touch $@
 
+# The package in .venv, and the man pages (licodec(1), one per subcommand) in MANDIR.
 install: $(VENV)/.installed
+	mkdir -p $(MANDIR)
+	cp man/*.1 $(MANDIR)/
 
 demo: install
 	mkdir -p $(OUT)
@@ -54,6 +58,10 @@ bench: $(TEST_VENV)/.installed
 	rm -f results/bench/COMMAND
 	$(TEST_VENV)/bin/licodec bench --image $(IMAGE) -o results/bench
 	$(MAKE) readme
+
+# The subcommands' man pages, from their click definitions (tests check they are current).
+man: $(TEST_VENV)/.installed
+	$(TEST_VENV)/bin/python -m licodec.manpages man/
 
 readme: $(TEST_VENV)/.installed
 	$(TEST_VENV)/bin/python -m licodec.evaluation.readme README.md results

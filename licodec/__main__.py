@@ -1,3 +1,3 @@
 from licodec.cli import main
 
-main()
+main(prog_name="licodec")
