@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from licodec.cli import main
-from licodec.evaluation import bdrate, codecs
+from licodec.evaluation import bdrate, codecs, rd
 
 from conftest import kodak_image
 
@@ -79,6 +79,19 @@ def test_eval_writes_schema_json_tables_and_plots_and_skips_a_missing_encoder(tw
     again = CliRunner().invoke(main, args)  # resumes from the cache: nothing re-measured, same numbers
     assert again.exit_code == 0 and (out / "licodec-student.json").read_text() == first
     assert math.isfinite(rows["webp"]["psnr"]["bd_rate"])
+    # A fresh clone has the results but not the cache: the committed per-image records are reused
+    # where the weights are the same, and a model with other weights is measured anew.
+    import shutil
+
+    shutil.rmtree(out / "cache")
+    monkeypatch.setattr(rd, "measure", lambda *a: pytest.fail("re-measured a committed result"))
+    fresh = CliRunner().invoke(main, args)
+    assert fresh.exit_code == 0, fresh.output
+    assert "licodec-student: 6 measurements reused" in fresh.output
+    assert (out / "licodec-student.json").read_text() == first
+    (out / "licodec-student.json").write_text(first.replace('"content_hash": "', '"content_hash": "0'))
+    shutil.rmtree(out / "cache")
+    assert rd.seed_cache(codecs.learned("student", (1.0, 4.0, 8.0)), sorted(two_images.iterdir()), out) == 0
 
 
 def test_eval_errors_are_one_line(two_images, tmp_path, tiny_weights):

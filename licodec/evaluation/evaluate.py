@@ -59,6 +59,9 @@ def evaluate(dataset: Path, models: tuple[str, ...], qualities: tuple[float, ...
     (out / "per-image").mkdir(exist_ok=True)
     curves: dict[str, dict] = {}
     for codec in measured:
+        reused = rd.seed_cache(codec, images, out)
+        if reused:
+            echo(f"{codec.name}: {reused} measurements reused from {out}")
         records = rd.run_codec(codec, images, out / "cache", jobs)
         curves[codec.name] = rd.summarise(codec, records)
         _write_json(out / f"{codec.name}.json", curves[codec.name])
