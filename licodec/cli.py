@@ -199,6 +199,26 @@ def info(files: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
+@main.command()
+@click.argument("file", metavar="FILE")
+@click.option("-o", "--output", default=None, metavar="PNG", help="draw the maps into this PNG (needs matplotlib)")
+@click.option("--model", default=None, help="weights to decode with (default: found by the file's model id)")
+@click.option("-f", "--force", is_flag=True, help="overwrite PNG if it exists")
+def inspect(file: str, output: str | None, model: str | None, force: bool) -> None:
+    """Where the bits of a .lic file go: per latent position and per channel, ranked."""
+    data = read_input(file)
+    container.unpack(data)  # a damaged file fails before torch loads
+    if output is not None:
+        check_output(output, force)
+    from licodec import api, entropy_map
+
+    maps = entropy_map.measure(data, model)
+    click.echo(entropy_map.summary(maps))
+    if output is not None:
+        png = entropy_map.render(maps, api.decode(data, model=model))
+        write_output(output, force, lambda f: f.write(png))
+
+
 def _print_info(file: str) -> None:
     from licodec import weights
 

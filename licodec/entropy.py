@@ -42,6 +42,21 @@ class TableSet:
         self.sizes = np.array([len(p) for p in self.pmfs], dtype=np.int64)
         self.models = [_model.Categorical(_with_escape_bin(p), perfect=False) for p in self.pmfs]
 
+    def bits(self, symbols: np.ndarray, table_index: np.ndarray) -> np.ndarray:
+        """The information of each symbol under its table, −log2 p, in bits (an escaped symbol:
+        the escape bin plus its 32 raw bits). What the coder spends, up to rANS's overhead."""
+        symbols, table_index = np.asarray(symbols, dtype=np.int64), np.asarray(table_index, dtype=np.int64)
+        out = np.empty(symbols.shape, dtype=np.float64)
+        for k in np.unique(table_index):
+            chosen = table_index == k
+            pmf = _with_escape_bin(self.pmfs[k])
+            values = symbols[chosen] - self.offsets[k]
+            inside = (values >= 0) & (values < self.sizes[k])
+            probability = pmf[np.where(inside, values, self.sizes[k])]
+            # constriction quantises probabilities to 24 bits and gives every bin at least one step.
+            out[chosen] = -np.log2(np.maximum(probability, 2.0**-24)) + np.where(inside, 0, 32)
+        return out
+
 
 def _with_escape_bin(pmf: np.ndarray) -> np.ndarray:
     pmf = np.clip(np.asarray(pmf, dtype=np.float64), 0.0, None)
@@ -128,10 +143,12 @@ class StreamWriter:
 class StreamReader:
     """Decodes what a StreamWriter wrote, given the same table indexes in the same order."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, bits: list[np.ndarray] | None = None) -> None:
+        """`bits`: if given, each read appends the information of its symbols (TableSet.bits)."""
         if len(data) % 4:
             raise LicodecError("corrupt file: rANS stream length is not a multiple of 4 bytes")
         self._coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, dtype="<u4").astype(np.uint32))
+        self._bits = bits
 
     def read(self, table_index: np.ndarray, tables: TableSet) -> np.ndarray:
         flat_index = np.asarray(table_index, dtype=np.int64).ravel()
@@ -148,7 +165,10 @@ class StreamReader:
             symbols[escaped] = _unzigzag((high << 16) | low)
         out = np.empty_like(symbols)
         out[order] = symbols
-        return out.reshape(np.shape(table_index))
+        out = out.reshape(np.shape(table_index))
+        if self._bits is not None:
+            self._bits.append(tables.bits(out, table_index))
+        return out
 
     def finish(self) -> None:
         """A stream that decodes to its end leaves the coder empty; anything else is corrupt."""

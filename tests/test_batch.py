@@ -190,3 +190,23 @@ def test_refused_inputs_answer_before_torch_is_imported(tiny_weights, photos, tm
                  ["encode", str(tmp_path / "missing.png")]):
         result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
         assert result.stdout.strip() == "1 False", (args, result.stdout, result.stderr)
+
+
+def test_inspect_maps_where_the_bits_go(tiny_weights, photos, tmp_path):
+    lic = tmp_path / "a.lic"
+    assert run("encode", photos[0], "-o", lic).exit_code == 0
+    result = run("inspect", lic, "-o", tmp_path / "map.png")
+    assert result.exit_code == 0, result.output
+    assert Image.open(tmp_path / "map.png").format == "PNG"
+    from licodec.entropy_map import measure
+
+    maps = measure(lic.read_bytes())
+    header, stream = container.unpack(lic.read_bytes())[:2]
+    assert maps.position_bits.shape == (8, 8) and len(maps.channel_bits) == 24  # 96×80, padded to 128²
+    assert abs(maps.y_bits + maps.z_bits - 8 * len(stream)) < 0.02 * 8 * len(stream)
+    assert f"{maps.y_bits + maps.z_bits:.0f}" in result.output
+    again = run("inspect", lic, "-o", tmp_path / "map.png")
+    assert again.exit_code == 1 and "exists" in again.output
+    bad = tmp_path / "bad.lic"
+    bad.write_bytes(lic.read_bytes()[:-3])
+    assert run("inspect", bad).exit_code == 1

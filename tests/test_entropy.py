@@ -69,3 +69,15 @@ def test_factorized_tables_cover_all_but_the_tails_whatever_the_quantiles():
     for pmf in pmfs:
         assert 1 - pmf.sum() < 2 * TAIL_MASS
     assert all(offset < -5 for offset in offsets)  # wider than the shrunken quantiles say
+
+
+def test_table_bits_are_the_information_of_each_symbol():
+    import numpy as np
+
+    from licodec.entropy import TableSet
+
+    tables = TableSet([np.array([0.25, 0.5, 0.25])], np.array([-1]))
+    symbols = np.array([-1, 0, 1, 5])
+    bits = tables.bits(symbols, np.zeros(4, dtype=np.int64))
+    assert np.allclose(bits[:3], [2.0, 1.0, 2.0])
+    assert bits[3] > 32  # outside the table: the escape bin and 32 raw bits

@@ -247,10 +247,12 @@ class ChARMLatentCodec(nn.Module):
         return LatentStreams(writer.finish(), y_hat, digest)
 
     @torch.no_grad()
-    def decompress(self, data: bytes, z_shape: tuple[int, int], quality: float) -> tuple[Tensor, int]:
-        """ŷ (after the inverse gain) and the digest of the decoded symbols."""
+    def decompress(self, data: bytes, z_shape: tuple[int, int], quality: float,
+                   bits: list[np.ndarray] | None = None) -> tuple[Tensor, int]:
+        """ŷ (after the inverse gain) and the digest of the decoded symbols. `bits`, if given,
+        receives the information of every symbol: z's, then each slice's (`licodec inspect`)."""
         q = torch.tensor([quality], device=self.scale_boundaries.device)
-        reader, digest = StreamReader(data), 0
+        reader, digest = StreamReader(data, bits), 0
         medians = self.prior.medians().view(1, -1, 1, 1)
         z_index = self._z_table_index((1, medians.shape[1], *z_shape))
         z_symbols = torch.from_numpy(reader.read(z_index, self.z_tables())).to(medians)
