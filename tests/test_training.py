@@ -181,3 +181,16 @@ def test_log_every_writes_the_mean_of_its_steps(tiny_arch, train_folder, tmp_pat
     pairs = [json.loads(line) for line in (tmp_path / "pairs" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in pairs] == [2, 4]
     assert pairs[1]["loss"] == pytest.approx((each[2]["loss"] + each[3]["loss"]) / 2, abs=1e-4)
+
+
+def test_learning_curves_join_legs_into_campaign_steps_and_hours(tmp_path):
+    from licodec.training.curves import table, validations
+
+    val = {"q1": {"bpp": 0.2, "psnr": 25.0}, "q8": {"bpp": 1.0, "psnr": 30.0}}
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text(json.dumps({"step": 10, "seconds": 1800.0}) + "\n"
+                     + json.dumps({"step": 20, "seconds": 3600.0, "val": val}) + "\n")
+    second.write_text(json.dumps({"step": 5, "seconds": 360.0, "val": val}) + "\n")
+    rows = validations([first, second], start_step=100)
+    assert [(r["total_step"], r["total_seconds"]) for r in rows] == [(120, 3600.0), (125, 3960.0)]
+    assert "| b.jsonl | 5 | 125 | 1.10 | 0.200 / 25.00 | 1.000 / 30.00 |" in table(rows)

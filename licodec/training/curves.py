@@ -1,0 +1,84 @@
+"""Learning curves of a training campaign: validation bpp / PSNR per quality level against steps
+and wall time, from the legs' logs (one log per leg; a leg resumes from the previous weights).
+
+    python -m licodec.training.curves weights/student-log.jsonl --start-step 3400 -o results/training/student
+
+writes campaign.md (a table per validation) and campaign.png (PSNR per level against steps, and
+the RD curve at each validation). --start-step counts the steps the first leg started from.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def validations(logs: list[Path], start_step: int = 0) -> list[dict]:
+    """Every validation record, with campaign-wide `total_step` and `total_seconds`."""
+    rows, step_offset, seconds_offset = [], start_step, 0.0
+    for log in logs:
+        records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        for record in records:
+            if "val" in record:
+                rows.append({**record, "total_step": step_offset + record["step"],
+                             "total_seconds": seconds_offset + record["seconds"], "leg": log.name})
+        if records:
+            step_offset += records[-1]["step"]
+            seconds_offset += records[-1]["seconds"]
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    levels = list(rows[0]["val"]) if rows else []
+    lines = ["| leg | step | total step | hours (legs) | " + " | ".join(f"{q} bpp / dB" for q in levels) + " |",
+             "|---|---|---|---|" + "---|" * len(levels)]
+    for row in rows:
+        cells = [f"{row['val'][q]['bpp']:.3f} / {row['val'][q]['psnr']:.2f}" for q in levels]
+        lines.append(f"| {row['leg']} | {row['step']} | {row['total_step']} | {row['total_seconds'] / 3600:.2f} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (by_step, rd) = plt.subplots(1, 2, figsize=(12, 4.5))
+    steps = [r["total_step"] for r in rows]
+    for q in rows[0]["val"]:
+        by_step.plot(steps, [r["val"][q]["psnr"] for r in rows], marker=".", label=q)
+    by_step.set_xlabel("training step (campaign)")
+    by_step.set_ylabel("validation PSNR (dB)")
+    by_step.legend(ncol=2, fontsize=8)
+    colours = plt.cm.viridis([i / max(1, len(rows) - 1) for i in range(len(rows))])
+    for row, colour in zip(rows, colours):
+        points = list(row["val"].values())
+        rd.plot([p["bpp"] for p in points], [p["psnr"] for p in points], color=colour, marker=".",
+                label=f"step {row['total_step']}")
+    rd.set_xlabel("bpp (estimated)")
+    rd.set_ylabel("PSNR (dB)")
+    rd.legend(fontsize=7, ncol=2)
+    figure.suptitle("held-out training images: validation during the campaign")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("logs", nargs="+", type=Path)
+    parser.add_argument("--start-step", type=int, default=0)
+    parser.add_argument("-o", "--output", type=Path, required=True)
+    args = parser.parse_args()
+    rows = validations(args.logs, args.start_step)
+    if not rows:
+        raise SystemExit("no validation records in these logs")
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "campaign.md").write_text(table(rows))
+    plot(rows, args.output / "campaign.png")
+
+
+if __name__ == "__main__":
+    main()
