@@ -13,13 +13,14 @@ import io
 import multiprocessing
 import os
 import time
+import warnings
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from licodec import container
-from licodec.errors import LicodecError
+from licodec.errors import LicodecError, LicodecWarning
 from licodec.files import check_output, read_input, write_output
 from licodec.images import open_image
 
@@ -99,13 +100,22 @@ def _set_threads(threads: int) -> None:
 
 
 def _attempt(job: Job, body: Callable[[Outcome], None]) -> Outcome:
+    """Run one file's work: its LicodecError becomes the outcome's error, its LicodecWarnings
+    the outcome's warnings (printed by the parent process, in order)."""
     outcome, began = Outcome(job), time.perf_counter()
-    try:
-        body(outcome)
-    except LicodecError as e:
-        outcome.error = str(e)
-    except MemoryError:
-        outcome.error = "out of memory (image too large?)"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", LicodecWarning)
+        try:
+            body(outcome)
+        except LicodecError as e:
+            outcome.error = str(e)
+        except MemoryError:
+            outcome.error = "out of memory (image too large?)"
+    for warning in caught:
+        if issubclass(warning.category, LicodecWarning):
+            outcome.warnings.append(str(warning.message))
+        else:  # not ours: pass it on as it came
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     outcome.seconds = time.perf_counter() - began
     return outcome
 

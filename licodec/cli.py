@@ -103,7 +103,7 @@ def _report(outcome, quiet: bool, verbose: bool, bar) -> None:
         return
     if not quiet:
         for warning in outcome.warnings:
-            bar.write(f"licodec: warning: {outcome.job.target}: {warning}", file=sys.stderr)
+            bar.write(f"licodec: warning: {name}: {warning}", file=sys.stderr)
         for note in outcome.notes:
             bar.write(f"licodec: {outcome.job.target}: {note}", file=sys.stderr)
     if verbose:

@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 from typing import BinaryIO, Union
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-from licodec.errors import LicodecError
+from licodec.errors import LicodecError, LicodecWarning
+
+SOURCE_BITS = "licodec_source_bits"  # image.info key: 16 when Pillow read 16-bit samples
+GREY_16_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 ImageLike = Union[Image.Image, np.ndarray, str, Path, bytes, bytearray, memoryview, BinaryIO]
 
@@ -28,6 +32,9 @@ def open_image(image: ImageLike) -> Image.Image:
     label = image if isinstance(image, (str, Path)) else "input"
     try:
         with Image.open(image) as im:
+            # Pillow reads 16-bit colour as 8-bit RGB without a word; its raw mode still says so.
+            if any(";16" in str(tile[3]) for tile in im.tile):
+                im.info[SOURCE_BITS] = 16
             im.load()
             return im
     except FileNotFoundError:
@@ -45,7 +52,15 @@ def _from_array(array: np.ndarray) -> Image.Image:
 
 
 def to_rgb(image: Image.Image) -> tuple[Image.Image, str]:
-    """The RGB image to code and the colour layout to restore; alpha is refused unless opaque."""
+    """The RGB image to code and the colour layout to restore: turned upright by its EXIF
+    orientation, 16-bit samples converted to 8 bits and metadata dropped (with warnings);
+    alpha is refused unless opaque."""
+    image = _upright(image)
+    _warn_about_dropped_metadata(image)
+    if image.mode in GREY_16_MODES:
+        image = _grey_16_to_8(image)
+    elif image.info.get(SOURCE_BITS) == 16:
+        warnings.warn("16-bit colour converted to 8 bits per sample", LicodecWarning, stacklevel=2)
     if "A" in image.getbands() or image.info.get("transparency") is not None:
         alpha = image.convert("RGBA").getchannel("A")
         if alpha.getextrema() != (255, 255):
@@ -54,3 +69,23 @@ def to_rgb(image: Image.Image) -> tuple[Image.Image, str]:
         raise LicodecError(f"{image.mode} images are not supported: licodec codes 8-bit greyscale and RGB")
     colour = "L" if image.mode in ("L", "LA", "1") else "RGB"
     return image.convert("RGB"), colour
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """The image as it is meant to be seen: a portrait phone photo comes out portrait."""
+    orientation = image.getexif().get(0x0112, 1)
+    return ImageOps.exif_transpose(image) if orientation != 1 else image
+
+
+def _warn_about_dropped_metadata(image: Image.Image) -> None:
+    dropped = [name for key, name in (("icc_profile", "ICC profile (colours are coded as their RGB values)"),
+                                      ("exif", "EXIF metadata")) if image.info.get(key)]
+    if dropped:
+        warnings.warn(f"not kept in .lic files: {' and '.join(dropped)}", LicodecWarning, stacklevel=3)
+
+
+def _grey_16_to_8(image: Image.Image) -> Image.Image:
+    """16-bit greyscale scaled to 8 bits (÷257, rounded): Pillow's own conversion clips instead."""
+    warnings.warn("16-bit greyscale converted to 8 bits per sample", LicodecWarning, stacklevel=3)
+    samples = np.asarray(image, dtype=np.float64)
+    return Image.fromarray(np.clip(np.round(samples / 257), 0, 255).astype(np.uint8), "L")
