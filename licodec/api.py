@@ -42,14 +42,10 @@ def _device(name: str) -> str:
     return name
 
 
-# Without tiling, peak memory grows with the image: ~40 MP stays within a 24 GB machine.
-MAX_PIXELS = 40_000_000
-
-
 def _check_size(image: Image.Image) -> None:
-    if image.width * image.height > MAX_PIXELS or max(image.size) > container.MAX_SIDE:
-        raise LicodecError(f"image too large: {image.width}x{image.height} "
-                           f"(at most {MAX_PIXELS // 10**6} megapixels and {container.MAX_SIDE} pixels a side)")
+    if image.width * image.height > container.MAX_PIXELS or max(image.size) > container.MAX_SIDE:
+        raise LicodecError(f"image too large: {image.width}x{image.height} (at most "
+                           f"{container.MAX_PIXELS // 10**6} megapixels and {container.MAX_SIDE} pixels a side)")
 
 
 LicSource = Union[bytes, bytearray, memoryview, str, Path, BinaryIO]

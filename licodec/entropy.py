@@ -147,10 +147,19 @@ class StreamReader:
         """`bits`: if given, each read appends the information of its symbols (TableSet.bits)."""
         if len(data) % 4:
             raise LicodecError("corrupt file: rANS stream length is not a multiple of 4 bytes")
-        self._coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, dtype="<u4").astype(np.uint32))
+        try:
+            self._coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, dtype="<u4").astype(np.uint32))
+        except ValueError as e:  # constriction refuses a stream that could not have been written
+            raise LicodecError(f"corrupt file: invalid rANS stream ({e})") from None
         self._bits = bits
 
     def read(self, table_index: np.ndarray, tables: TableSet) -> np.ndarray:
+        try:
+            return self._read(table_index, tables)
+        except (ValueError, RuntimeError) as e:  # constriction on a damaged stream
+            raise LicodecError(f"corrupt file: invalid rANS stream ({e})") from None
+
+    def _read(self, table_index: np.ndarray, tables: TableSet) -> np.ndarray:
         flat_index = np.asarray(table_index, dtype=np.int64).ravel()
         order, sorted_index, groups, bounds = _grouped(flat_index)
         coded = np.empty(len(flat_index), dtype=np.int64)

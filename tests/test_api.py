@@ -32,7 +32,7 @@ def test_a_decoder_that_drifts_is_caught(tiny_weights, photo):
 def test_oversized_images_are_refused_before_any_work(tiny_weights, monkeypatch):
     from licodec import api
 
-    monkeypatch.setattr(api, "MAX_PIXELS", 100)
+    monkeypatch.setattr(api.container, "MAX_PIXELS", 100)
     with pytest.raises(licodec.LicodecError, match="image too large: 20x10"):
         licodec.encode(Image.new("RGB", (20, 10)))
 
