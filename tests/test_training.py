@@ -194,3 +194,12 @@ def test_learning_curves_join_legs_into_campaign_steps_and_hours(tmp_path):
     rows = validations([first, second], start_step=100)
     assert [(r["total_step"], r["total_seconds"]) for r in rows] == [(120, 3600.0), (125, 3960.0)]
     assert "| b.jsonl | 5 | 125 | 1.10 | 0.200 / 25.00 | 1.000 / 30.00 |" in table(rows)
+
+
+def test_a_resumed_run_takes_the_learning_rates_given_now(tiny_arch, train_folder, tmp_path):
+    options = _options(tiny_arch, train_folder, tmp_path / "run", 2)
+    train(options)
+    before = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["model"]
+    train(dataclasses.replace(options, steps=3, resume=True, lr=0.0, gain_lr=0.0, aux_lr=0.0))
+    after = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["model"]
+    assert all(torch.equal(before[k], after[k]) for k in before)

@@ -241,8 +241,13 @@ def _load_checkpoint(path: Path, trainee: Trainee, optimizer, aux_optimizer, sam
     state = torch.load(path, weights_only=True, map_location="cpu")
     trainee.model.load_state_dict(state["model"])
     trainee.strategy.load_state_dict(state.get("strategy", {}))  # checkpoints of plain runs may lack it
+    base_lrs = [group["base_lr"] for group in optimizer.param_groups]
     optimizer.load_state_dict(state["optimizer"])
+    for group, base_lr in zip(optimizer.param_groups, base_lrs):  # this run's --lr / --gain-lr rule
+        group["base_lr"] = base_lr
+    aux_lr = aux_optimizer.param_groups[0]["lr"]
     aux_optimizer.load_state_dict(state["aux_optimizer"])
+    aux_optimizer.param_groups[0]["lr"] = aux_lr
     torch.set_rng_state(state["torch_rng"])
     sampler.generator.set_state(state["sampler_rng"])
     return state["step"], state.get("seconds", 0.0)
