@@ -42,9 +42,11 @@ $(TEST_VENV)/.installed: pyproject.toml
 test: $(TEST_VENV)/.installed
 	LICODEC_SHARED=$(SHARED) $(TEST_VENV)/bin/python -m pytest -q
 
-# The full round-trip sweep: every Kodak image at q = 1, 4, 8 with both shipped models.
+# The full round-trip sweep: every Kodak image at q = 1, 4, 8 with both shipped models
+# (SWEEP_MODELS="--model student" re-sweeps one model and keeps the other's rows).
+SWEEP_MODELS ?= --model student --model teacher
 sweep: install
-	$(VENV)/bin/python -m licodec.roundtrip $(SHARED)/data/kodak -o results/roundtrip
+	$(VENV)/bin/python -m licodec.roundtrip $(SHARED)/data/kodak -o results/roundtrip $(SWEEP_MODELS)
 
 # RD on Kodak (real files) for the shipped models and the baselines, against the published
 # anchors; resumable (results/kodak/cache). Then README's results section is regenerated.

@@ -49,6 +49,14 @@ def check_case(model, info, image_path: Path, quality: float) -> dict:
     }
 
 
+def _kept_rows(path: Path, models: tuple[str, ...]) -> list[dict]:
+    """The rows of models not swept this time, from an earlier sweep in the same folder: a sweep
+    of the retrained student keeps the unchanged teacher's results."""
+    if not path.exists():
+        return []
+    return [r for r in json.loads(path.read_text()) if r["model"] not in models]
+
+
 @click.command()
 @click.argument("dataset", type=click.Path(exists=True, file_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False))
@@ -66,12 +74,14 @@ def main(dataset: str, output: str, models: tuple[str, ...], qualities: tuple[fl
                 click.echo(json.dumps(rows[-1]), err=True)
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
+    rows = _kept_rows(out / "sweep.json", models) + rows
+    models = tuple(dict.fromkeys(r["model"] for r in rows))
     (out / "sweep.json").write_text(json.dumps(rows, indent=1))
     lines = ["| model | q | images | exact ŷ | size ≤ estimate + 1 % + header | mean bpp | mean PSNR "
              "| min size/estimate | max size/estimate |",
              "|---|---|---|---|---|---|---|---|---|"]
     for name in models:
-        for quality in qualities:
+        for quality in dict.fromkeys(r["quality"] for r in rows if r["model"] == name):
             sel = [r for r in rows if r["model"] == name and r["quality"] == quality]
             ratios = [r["bytes"] / r["estimated_bytes"] for r in sel]
             lines.append(f"| {name} | {quality:g} | {len(sel)} | {sum(r['exact'] for r in sel)}/{len(sel)} | "

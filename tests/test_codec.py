@@ -91,3 +91,22 @@ def test_a_model_with_built_tables_copies_and_codes_the_same():
     original = model.compress(x, 4)  # builds the constriction tables, which do not pickle
     clone = copy.deepcopy(model)
     assert clone.compress(x, 4).data == original.data
+
+
+def test_a_sweep_of_one_model_keeps_the_other_models_rows(tiny_weights, photo, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from licodec.roundtrip import main as sweep
+
+    images = tmp_path / "images"
+    images.mkdir()
+    photo.rename(images / photo.name)
+    out = tmp_path / "sweep"
+    for model in ("student", "teacher", "student"):
+        result = CliRunner().invoke(sweep, [str(images), "-o", str(out), "--model", model, "--quality", "2"])
+        assert result.exit_code == 0, result.output
+    rows = json.loads((out / "sweep.json").read_text())
+    assert sorted(r["model"] for r in rows) == ["student", "teacher"]
+    assert "| teacher | 2 | 1 |" in (out / "sweep.md").read_text()
