@@ -13,7 +13,7 @@ QUALITY    ?= 4
 OUT        ?= demo-out
 MANDIR     ?= $(HOME)/.local/share/man/man1
 
-.PHONY: install demo test sweep eval bench readme man clean
+.PHONY: install demo test sweep eval eval-wikipedia bench readme man clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,13 @@ eval: $(TEST_VENV)/.installed
 	rm -f results/kodak/COMMAND
 	$(TEST_VENV)/bin/licodec eval $(SHARED)/data/kodak --anchors $(SHARED)/anchors/kodak -j 2 -o results/kodak
 	$(MAKE) readme
+
+# RD on the wikipedia photos (larger, recent photos; no published anchors): the student against
+# the baselines users would reach for, BD-rates against AVIF.
+eval-wikipedia: $(TEST_VENV)/.installed
+	rm -f results/wikipedia/COMMAND
+	$(TEST_VENV)/bin/licodec eval $(SHARED)/data/wikipedia-photos --model student --baselines jpeg,webp,avif,jxl \
+		--reference avif -j 2 -o results/wikipedia
 
 # Speed, size and memory: ours, the FEDS paper sizes, CompressAI's architectures, the baselines.
 bench: $(TEST_VENV)/.installed

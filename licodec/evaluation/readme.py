@@ -42,6 +42,14 @@ def section(results: Path) -> str:
                 *_command(kodak),
                 "![PSNR against bpp on Kodak](results/kodak/rd-psnr.png)", "", *_our_curves(kodak), "",
                 (kodak / "bd-rate.md").read_text().strip(), ""]
+    wikipedia = results / "wikipedia"
+    if (wikipedia / "bd-rate.md").exists():
+        images = json.loads(next(wikipedia.glob("licodec-*.json")).read_text())["meta"]["images"]
+        out += ["### Rate-distortion on wikipedia-photos (`make eval-wikipedia`)", "",
+                f"The same measurement on the {images} wikipedia photos (about 1–2 megapixels each; no published "
+                "anchors), against AVIF as users run it from Pillow. Files: `results/wikipedia/`.", "",
+                *_command(wikipedia), "![PSNR against bpp on the wikipedia photos](results/wikipedia/rd-psnr.png)",
+                "", *_our_curves(wikipedia), "", (wikipedia / "bd-rate.md").read_text().strip(), ""]
     bench = results / "bench" / "bench.md"
     if bench.exists():
         text = bench.read_text()
@@ -49,6 +57,13 @@ def section(results: Path) -> str:
         out += ["### Speed, size and memory (`make bench`)", "", "Ratios from one run (the machine is shared "
                 "and noisy; absolute times are in `results/bench/bench.md`):", "", *_command(bench.parent),
                 ratios.strip(), ""]
+    campaign = results / "training" / "student" / "campaign.md"
+    if campaign.exists():
+        out += ["### The student's training campaign (`python -m licodec.training.curves`)", "",
+                "Validation on 24 held-out training images at every level (estimated bpp / PSNR), per leg of "
+                "the campaign; commands and budgets in `weights/README.md`.", "",
+                "![validation PSNR against steps](results/training/student/campaign.png)", "",
+                campaign.read_text().strip(), ""]
     sweep = results / "roundtrip" / "sweep.md"
     if sweep.exists():
         out += ["### Bit-exact round trips (`make sweep`)", "",
