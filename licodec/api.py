@@ -15,6 +15,7 @@ from PIL import Image
 
 from licodec import container
 from licodec.errors import LicodecError
+from licodec.files import read_file
 from licodec.images import ImageLike, open_image, to_rgb
 from licodec.metrics import psnr
 from licodec.rate_control import Target, search
@@ -68,14 +69,7 @@ def read_lic(source: LicSource) -> bytes:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source)
     if isinstance(source, (str, Path)):
-        try:
-            return Path(source).read_bytes()
-        except FileNotFoundError:
-            raise LicodecError(f"{source}: no such file") from None
-        except IsADirectoryError:
-            raise LicodecError(f"{source}: is a directory") from None
-        except PermissionError:
-            raise LicodecError(f"{source}: permission denied") from None
+        return read_file(source)
     if hasattr(source, "read"):
         data = source.read()
         if isinstance(data, bytes):

@@ -15,8 +15,11 @@ from licodec.errors import LicodecError
 
 def read_input(path: str) -> bytes:
     """A file's bytes, or standard input's for '-'."""
-    if path == "-":
-        return sys.stdin.buffer.read()
+    return sys.stdin.buffer.read() if path == "-" else read_file(path)
+
+
+def read_file(path: str | Path) -> bytes:
+    """A file's bytes, with one-line errors."""
     try:
         return Path(path).read_bytes()
     except FileNotFoundError:
