@@ -136,10 +136,16 @@ def encode(inputs: tuple[str, ...], output: str | None, quality: float, bpp: flo
     if len(explicit) > 1:
         raise click.UsageError(f"give one of {', '.join(explicit)}")
     planned = plan(inputs, output, ".lic")
-    for job in planned:
-        check_output(job.target, force)
+    _check_single_output(planned, force)
     settings = EncodeSettings(quality, model, device, force, _rate_target(bpp, size, psnr))
     _run_batch("encoded", planned, functools.partial(encode_file, settings), jobs, quiet, verbose)
+
+
+def _check_single_output(planned: list, force: bool) -> None:
+    """One file: refuse its output before torch and the model load. Several: each file checks its
+    own, so that one existing output is reported and the others still go on."""
+    if len(planned) == 1:
+        check_output(planned[0].target, force)
 
 
 def _rate_target(bpp: float | None, size: str | None, psnr: float | None):
@@ -160,8 +166,8 @@ def _rate_target(bpp: float | None, size: str | None, psnr: float | None):
               help="output image (- for stdout; the extension picks the format), or a directory for several "
                    "inputs [default: beside each input, as NAME.png]")
 @click.option("--format", "extension", default=None, metavar="EXT",
-              help="output format by extension (png, jpg, webp, avif, tiff, ...) for outputs that a directory "
-                   "or the default names [default: png]")
+              help="output format (png, jpg, webp, avif, tiff, ...) of outputs named by -o DIR/ or beside the "
+                   "inputs [default: png]")
 @click.option("--quality", "output_quality", type=click.IntRange(1, 100), default=None,
               help="quality of a lossy output format (JPEG, WebP, AVIF), 1..100 [default: Pillow's]")
 @click.option("--model", default=None, help="weights to decode with (default: found by the file's model id)")
@@ -174,10 +180,10 @@ def decode(inputs: tuple[str, ...], output: str | None, extension: str | None, o
     suffix = "." + (extension or "png").lower().lstrip(".")
     image_format = output_format("x" + suffix) if extension else None
     planned = plan(inputs, output, suffix)
-    for job in planned:
-        if image_format is None:
+    if image_format is None:
+        for job in planned:
             output_format(job.target)  # an unknown extension fails before any work
-        check_output(job.target, force)
+    _check_single_output(planned, force)
     settings = DecodeSettings(image_format, output_quality, model, device, force)
     _run_batch("decoded", planned, functools.partial(decode_file, settings), jobs, quiet, verbose)
 

@@ -210,3 +210,12 @@ def test_inspect_maps_where_the_bits_go(tiny_weights, photos, tmp_path):
     bad = tmp_path / "bad.lic"
     bad.write_bytes(lic.read_bytes()[:-3])
     assert run("inspect", bad).exit_code == 1
+
+
+def test_an_existing_output_in_a_batch_fails_that_file_only(tiny_weights, photos):
+    taken = photos[1].with_suffix(".lic")
+    taken.write_bytes(b"precious")
+    result = run("encode", *photos)
+    assert result.exit_code == 1 and "exists (use --force" in result.output
+    assert taken.read_bytes() == b"precious"
+    assert photos[0].with_suffix(".lic").exists() and photos[2].with_suffix(".lic").exists()
