@@ -199,8 +199,15 @@ def output_format(output: str) -> str:
     return formats[extension]
 
 
+# zlib level 3 instead of Pillow's 6: kodim23 writes in 42 ms instead of 169 ms, 7 % larger
+# (measured here in one run); the decoder's PNG writing was a third of its time (speed issue).
+PNG_COMPRESS_LEVEL = 3
+
+
 def save_image(image, f, image_format: str, quality: int | None = None) -> None:
     options = {} if quality is None else {"quality": quality}
+    if image_format == "PNG":
+        options["compress_level"] = PNG_COMPRESS_LEVEL
     try:
         image.save(f, format=image_format, **options)
     except (OSError, KeyError, ValueError) as e:
