@@ -2,10 +2,13 @@
 exit codes: the CLI as a cwebp/cjxl user drives it (click's runner and real processes)."""
 from __future__ import annotations
 
+import fcntl
 import os
 import pty
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
 
 import pytest
@@ -219,3 +222,29 @@ def test_an_existing_output_in_a_batch_fails_that_file_only(tiny_weights, photos
     assert result.exit_code == 1 and "exists (use --force" in result.output
     assert taken.read_bytes() == b"precious"
     assert photos[0].with_suffix(".lic").exists() and photos[2].with_suffix(".lic").exists()
+
+
+def test_a_progress_bar_only_on_a_terminal(tiny_weights, photos, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    assert "file/s" not in run("encode", *photos, "-o", out).output  # stderr is not a terminal here
+    parent, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a new pty is 0 columns wide
+    try:
+        process = subprocess.run([sys.executable, "-m", "licodec", "encode", *map(str, photos), "-o", str(out),
+                                  "--force"], stderr=child, stdout=subprocess.DEVNULL, timeout=120, env=os.environ)
+        os.close(child)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(parent, 4096)
+            except OSError:  # the terminal's other end is closed: all read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(parent)
+    assert process.returncode == 0
+    assert b"file/s" in shown or b"s/file" in shown  # tqdm's rate on the terminal
+    assert b"encoded 3 of 3 files" in shown
