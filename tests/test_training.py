@@ -203,3 +203,11 @@ def test_a_resumed_run_takes_the_learning_rates_given_now(tiny_arch, train_folde
     train(dataclasses.replace(options, steps=3, resume=True, lr=0.0, gain_lr=0.0, aux_lr=0.0))
     after = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["model"]
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_a_checkpoint_leaves_no_step_unlogged(tiny_arch, train_folder, tmp_path):
+    killed = _options(tiny_arch, train_folder, tmp_path / "killed", 4, log_every=3)
+    train_until_killed(killed, kill_at_step=2)  # a checkpoint after every step
+    train(dataclasses.replace(killed, resume=True))
+    logged = [json.loads(line)["step"] for line in (tmp_path / "killed" / "log.jsonl").read_text().splitlines()]
+    assert logged == [1, 2, 4]  # steps 1 and 2 before their checkpoints; 3 and 4 averaged at the end

@@ -337,7 +337,8 @@ def train_on(processes: distributed.Processes, opts: TrainOptions) -> tuple[Path
         record["seconds"] = round(time.monotonic() - began, 1)
         pending.append(record)
         validating = val_images and (done or (opts.val_every and (step + 1) % opts.val_every == 0))
-        if validating or done or len(pending) >= opts.log_every:
+        saving = done or time.monotonic() - last_save > 60 * opts.checkpoint_minutes
+        if validating or saving or len(pending) >= opts.log_every:  # a checkpoint leaves nothing unlogged
             record = _mean_record(pending)
             pending = []
             if validating:
@@ -345,7 +346,7 @@ def train_on(processes: distributed.Processes, opts: TrainOptions) -> tuple[Path
             log.write(json.dumps(record) + "\n")
             log.flush()
         bar.set_postfix(loss=record["loss"], bpp=record["bpp"], psnr=record["psnr"])
-        if done or time.monotonic() - last_save > 60 * opts.checkpoint_minutes:
+        if saving:
             _save_checkpoint(checkpoint, trainee, optimizer, aux_optimizer, sampler, step + 1, time.monotonic() - began)
             save_weights(model, weights, opts.arch, {**provenance, "step": step + 1})
             last_save = time.monotonic()
