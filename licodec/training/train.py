@@ -198,9 +198,10 @@ def _train_step(trainee: nn.Module, teacher: LicModel | None, optimizer, aux_opt
                 opts: TrainOptions, processes: distributed.Processes, global_batch: int, step: int) -> dict:
     """One step on a batch with a random quality level per sample: RD (+ distillation), then aux."""
     model: LicModel = trainee.module.model if isinstance(trainee, DistributedDataParallel) else trainee.model
-    lr = opts.lr * _learning_rate_factor(opts, step)
+    factor = _learning_rate_factor(opts, step)
+    lr = opts.lr * factor
     for group in optimizer.param_groups:
-        group["lr"] = group["base_lr"] * _learning_rate_factor(opts, step)
+        group["lr"] = group["base_lr"] * factor
     share = processes.share(global_batch)
     x = sampler.batch(global_batch, share).to(opts.device)
     quality = torch.randint(1, model.config.levels + 1, (global_batch,), generator=sampler.generator)[share]
