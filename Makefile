@@ -13,7 +13,7 @@ QUALITY    ?= 4
 OUT        ?= demo-out
 MANDIR     ?= $(HOME)/.local/share/man/man1
 
-.PHONY: install demo test sweep eval eval-wikipedia bench readme man clean
+.PHONY: install demo test sweep eval eval-wikipedia bench check-determinism readme man clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,12 @@ bench: $(TEST_VENV)/.installed
 	rm -f results/bench/COMMAND
 	$(TEST_VENV)/bin/licodec bench --image $(IMAGE) -o results/bench
 	$(MAKE) readme
+
+# Every Kodak image × q 1..8 encoded under one set of kernels (threads, oneDNN, layout, float64,
+# CUDA where present) and decoded under another: the decoder's parameters must be the encoder's.
+check-determinism: $(TEST_VENV)/.installed
+	$(TEST_VENV)/bin/python -m licodec.determinism $(SHARED)/data/kodak --model student \
+		-o results/determinism/kodak-student.json
 
 # The subcommands' man pages, from their click definitions (tests check they are current).
 man: $(TEST_VENV)/.installed

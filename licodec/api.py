@@ -16,7 +16,7 @@ from PIL import Image
 from licodec import container
 from licodec.errors import LicodecError
 from licodec.files import read_file
-from licodec.images import ImageLike, open_image, to_rgb
+from licodec.images import ImageLike, from_decoded, open_image, to_rgb
 from licodec.metrics import psnr
 from licodec.rate_control import Target, search
 from licodec.models import LicModel
@@ -77,12 +77,14 @@ def read_lic(source: LicSource) -> bytes:
     raise LicodecError(f"cannot read a .lic file from a {type(source).__name__}: give bytes, a path or a binary file")
 
 
-def encode(image: ImageLike, quality: float = 4.0, model: str = "student", device: str = "cpu") -> bytes:
+def encode(image: ImageLike, quality: float = 4.0, model: str = "student", device: str = "cpu",
+           keep_metadata: bool = True) -> bytes:
     """Compress an image into .lic bytes.
 
     `image`: a path, the bytes of an image file, a binary file object, a PIL image or a uint8
-    array (HxW or HxWx3). `quality`: 1 (smallest) to 8 (best), fractions interpolate and are
-    coded in steps of 1/32. `model`: "student", "teacher" or a .safetensors path.
+    array (HxW, HxWx3 or HxWx4). `quality`: 1 (smallest) to 8 (best), fractions interpolate and
+    are coded in steps of 1/32. `model`: "student", "teacher" or a .safetensors path. Alpha is
+    kept losslessly; the ICC profile and EXIF are kept unless `keep_metadata` is false.
 
     >>> data = licodec.encode("photo.png", quality=4)
     >>> open("photo.lic", "wb").write(data)
@@ -90,24 +92,26 @@ def encode(image: ImageLike, quality: float = 4.0, model: str = "student", devic
     info = resolve(model)
     net = _model(info, _device(device))
     quality = _check_quality(quality, net)
-    rgb, colour = _prepare(image)
-    return _encode_at(net, info, rgb_to_tensor(np.array(rgb)), colour, quality)
+    rgb, colour, extras = _prepare(image, keep_metadata)
+    header = container.Header(info.model_id, quality, rgb.width, rgb.height, colour, extras=extras)
+    return _encode_at(net, rgb_to_tensor(np.array(rgb)), header)
 
 
-def encode_to_target(image: ImageLike, target: Target, model: str = "student",
-                     device: str = "cpu") -> tuple[bytes, float, bool]:
+def encode_to_target(image: ImageLike, target: Target, model: str = "student", device: str = "cpu",
+                     keep_metadata: bool = True) -> tuple[bytes, float, bool]:
     """Encode at the quality that meets a target size or PSNR (see rate_control): the file, the
     quality coded, and whether the target was met (else the nearest end of the quality range)."""
     info = resolve(model)
     net = _model(info, _device(device))
-    rgb, colour = _prepare(image)
+    rgb, colour, extras = _prepare(image, keep_metadata)
     reference = np.array(rgb)
     x = rgb_to_tensor(reference)
     coded: dict[float, bytes] = {}
     goal = target.for_image(rgb.width * rgb.height)
 
     def measure(quality: float) -> float:
-        coded[quality] = coded.get(quality) or _encode_at(net, info, x, colour, quality)
+        header = container.Header(info.model_id, quality, rgb.width, rgb.height, colour, extras=extras)
+        coded[quality] = coded.get(quality) or _encode_at(net, x, header)
         if goal.kind == "bytes":
             return len(coded[quality])
         return psnr(reference, np.array(decode(coded[quality], model=str(info.path), device=device).convert("RGB")))
@@ -117,15 +121,14 @@ def encode_to_target(image: ImageLike, target: Target, model: str = "student",
     return coded[quality], quality, met
 
 
-def _prepare(image: ImageLike) -> tuple[Image.Image, str]:
+def _prepare(image: ImageLike, keep_metadata: bool) -> tuple[Image.Image, str, container.Extras]:
     source = open_image(image)
     _check_size(source)
-    return to_rgb(source)
+    return to_rgb(source, keep_metadata)
 
 
-def _encode_at(net: LicModel, info: WeightsInfo, x: torch.Tensor, colour: str, quality: float) -> bytes:
-    compressed = net.compress(x.to(next(net.parameters()).device), quality)
-    header = container.Header(info.model_id, quality, x.shape[-1], x.shape[-2], colour)
+def _encode_at(net: LicModel, x: torch.Tensor, header: container.Header) -> bytes:
+    compressed = net.compress(x.to(next(net.parameters()).device), header.quality)
     return container.pack(header, compressed.data, compressed.digest)
 
 
@@ -142,6 +145,4 @@ def decode(source: LicSource, model: str | None = None, device: str = "cpu") -> 
     x_hat, _, decoded_digest = net.decompress(stream, header.height, header.width, header.quality)
     if decoded_digest & 0xFFFF != digest:
         raise LicodecError("decoding mismatch: the decoded latents differ from the encoder's (see docs/format.md)")
-    pixels = tensor_to_rgb(x_hat)
-    image = Image.fromarray(pixels, "RGB")
-    return image.convert("L") if header.colour == "L" else image
+    return from_decoded(tensor_to_rgb(x_hat), header.colour, header.extras)

@@ -127,6 +127,7 @@ class EncodeSettings:
     device: str
     force: bool
     target: object | None = None  # a rate_control.Target, or None for a fixed quality
+    keep_metadata: bool = True  # ICC profile and EXIF
 
 
 def encode_file(settings: EncodeSettings, job: Job) -> Outcome:
@@ -140,12 +141,14 @@ def encode_file(settings: EncodeSettings, job: Job) -> Outcome:
             outcome.bytes_in = os.path.getsize(job.source)
         from licodec import api, container  # torch: only once the input is known to be good
         if settings.target is None:
-            lic = api.encode(image, quality=settings.quality, model=settings.model, device=settings.device)
+            lic = api.encode(image, quality=settings.quality, model=settings.model, device=settings.device,
+                             keep_metadata=settings.keep_metadata)
             quality = container.read_header(lic)[0].quality
             if quality != float(settings.quality):
                 outcome.notes.append(f"coded at quality {quality:g} (qualities are steps of 1/32)")
         else:
-            lic, quality, met = api.encode_to_target(image, settings.target, settings.model, settings.device)
+            lic, quality, met = api.encode_to_target(image, settings.target, settings.model, settings.device,
+                                                     settings.keep_metadata)
             (outcome.notes if met else outcome.warnings).append(f"coded at quality {quality:g}" + ("" if met else
                                     f": the nearest to {settings.target.describe()} this model reaches"))
         write_output(job.target, settings.force, lambda f: f.write(lic))
@@ -177,6 +180,9 @@ def decode_file(settings: DecodeSettings, job: Job) -> Outcome:
         if image_format in LOSSY_FORMATS:
             outcome.warnings.append(f"{image_format} output re-compresses the decoded image"
                                     + ("" if settings.quality is None else f" (quality {settings.quality})"))
+        if image.mode.endswith("A") and image_format in FORMATS_WITHOUT_ALPHA:
+            outcome.warnings.append(f"{image_format} has no alpha channel: transparency dropped")
+            image = image.convert(image.mode[:-1])
         buffer = io.BytesIO()
         save_image(image, buffer, image_format, settings.quality)
         write_output(job.target, settings.force, lambda f: f.write(buffer.getvalue()))
@@ -204,8 +210,15 @@ def output_format(output: str) -> str:
 PNG_COMPRESS_LEVEL = 3
 
 
+# Pillow writers that refuse RGBA/LA (others keep alpha: PNG, WebP, TIFF, AVIF, JPEG XL, ...).
+FORMATS_WITHOUT_ALPHA = ("JPEG", "PPM", "PCX", "EPS", "MPEG", "PDF")
+
+
 def save_image(image, f, image_format: str, quality: int | None = None) -> None:
-    options = {} if quality is None else {"quality": quality}
+    """The decoded image in a Pillow format, with its ICC profile and EXIF where it has them."""
+    options = {key: image.info[key] for key in ("icc_profile", "exif") if image.info.get(key)}
+    if quality is not None:
+        options["quality"] = quality
     if image_format == "PNG":
         options["compress_level"] = PNG_COMPRESS_LEVEL
     try:

@@ -123,10 +123,13 @@ def _report(outcome, quiet: bool, verbose: bool, bar) -> None:
               help="instead of -q: the highest quality whose file fits, e.g. 20KB, 20KiB, 15000")
 @click.option("--psnr", type=float, default=None, help="instead of -q: the lowest quality that reaches this PSNR (dB)")
 @click.option("--model", default="student", show_default=True, help="student, teacher, or a .safetensors path")
+@click.option("--strip", is_flag=True, help="leave the ICC profile and EXIF out (kept by default; alpha is always kept)")
 @_batch_options
 def encode(inputs: tuple[str, ...], output: str | None, quality: float, bpp: float | None, size: str | None,
-           psnr: float | None, model: str, device: str, jobs: int, quiet: bool, verbose: bool, force: bool) -> None:
-    """Compress images IN... (any format Pillow reads; - for stdin) into .lic files."""
+           psnr: float | None, model: str, strip: bool, device: str, jobs: int, quiet: bool, verbose: bool,
+           force: bool) -> None:
+    """Compress images IN... (any format Pillow reads; - for stdin) into .lic files. Alpha is coded
+    losslessly beside the colour; the ICC profile and EXIF are kept unless --strip."""
     from licodec.batch import EncodeSettings, encode_file, plan
 
     ctx = click.get_current_context()
@@ -137,7 +140,7 @@ def encode(inputs: tuple[str, ...], output: str | None, quality: float, bpp: flo
         raise click.UsageError(f"give one of {', '.join(explicit)}")
     planned = plan(inputs, output, ".lic")
     _check_single_output(planned, force)
-    settings = EncodeSettings(quality, model, device, force, _rate_target(bpp, size, psnr))
+    settings = EncodeSettings(quality, model, device, force, _rate_target(bpp, size, psnr), keep_metadata=not strip)
     _run_batch("encoded", planned, functools.partial(encode_file, settings), jobs, quiet, verbose)
 
 
@@ -240,7 +243,10 @@ def _print_info(file: str) -> None:
         ("model", f"{model} (id {header.model_id.hex()})"),
         ("quality", f"{header.quality:g}"),
         ("size", f"{header.width}x{header.height} {header.colour}"),
-        ("bytes", f"{len(data)} (stream {len(stream)}, header+trailer {len(data) - len(stream)})"),
+        ("extras", ", ".join(f"{name} ({len(payload)} bytes)" for name, payload in
+                             (("alpha", header.extras.alpha), ("ICC profile", header.extras.icc),
+                              ("EXIF", header.extras.exif)) if payload is not None) or "none"),
+        ("bytes", f"{len(data)} (stream {len(stream)}, header, extras and trailer {len(data) - len(stream)})"),
         ("bpp", f"{8 * len(data) / pixels:.4f}"),
         ("checksum", "ok"),
     ]
@@ -260,14 +266,14 @@ def export(run: str, output: str, name: str | None, half: bool, force: bool) -> 
     from licodec import weights
 
     source = Path(run) / "weights.safetensors" if Path(run).is_dir() else Path(run)
-    info = weights.read_info(source)  # refuses anything but a licodec weights file
+    weights.read_info(source)  # refuses anything but a licodec weights file
     data = read_input(str(source))
     if name is not None:
         data = weights.renamed(data, name)
-    model_id = info.model_id
     if half:
         data = weights.halved(data)
-        model_id = bytes.fromhex(weights.metadata_of(data)["content_hash"])[: weights.MODEL_ID_BYTES]
+    data = weights.with_coder_tables(data)  # from the tensors as stored, so exact for the decoder
+    model_id = bytes.fromhex(weights.metadata_of(data)["content_hash"])[: weights.MODEL_ID_BYTES]
     write_output(output, force, lambda f: f.write(data))
     if output != "-":
         click.echo(f"wrote {output} (model id {model_id.hex()})", err=True)

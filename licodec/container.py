@@ -1,6 +1,7 @@
 """The .lic container: header fields and bytes only (no torch). Specified in docs/format.md.
 
-    "LIC" | version | flags | model id (4) | quality | width | height | words | rANS stream | digest (2) | CRC-32 (4)
+    "LIC" | version | colour layout | model id (4) | quality | width | height | words | rANS stream
+          | sections (count, then type, length, bytes each) | digest (2) | CRC-32 (4)
 
 width, height and the stream's length in 32-bit words are unsigned LEB128 varints, so a
 768×512 image with a stream under 64 KiB has a 16-byte header.
@@ -9,19 +10,33 @@ from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from licodec.errors import LicodecError
 
 MAGIC = b"LIC"
-VERSION = 1
+VERSION = 2  # 2: integer entropy-parameter networks (docs/format.md); 1 decoded only where it was encoded
 QUALITY_STEPS = 32  # quality is stored in steps of 1/32 from 1.0
-COLOUR_LAYOUTS = ("RGB", "L")
+COLOUR_LAYOUTS = ("RGB", "L", "RGBA", "LA")
+# Optional sections after the stream: the alpha plane (a PNG), an ICC profile, EXIF.
+SECTION_TYPES = {1: "alpha", 2: "icc", 3: "exif"}
 MAX_SIDE = 1 << 16
 # Without tiling, peak memory grows with the image: ~40 MP stays within a 24 GB machine. The
 # decoder refuses larger declared sizes before allocating anything, whatever the stream holds.
 MAX_PIXELS = 40_000_000
 _TRAILER = 6  # digest (2) + CRC-32 (4)
+
+
+@dataclass(frozen=True)
+class Extras:
+    """What a file keeps beside the coded colour (each absent when None)."""
+
+    alpha: bytes | None = None  # the alpha plane as a greyscale PNG: lossless
+    icc: bytes | None = None  # ICC profile, as the input held it
+    exif: bytes | None = None  # EXIF, orientation already applied to the pixels
+
+    def sections(self) -> list[tuple[int, bytes]]:
+        return [(kind, getattr(self, name)) for kind, name in SECTION_TYPES.items() if getattr(self, name) is not None]
 
 
 @dataclass(frozen=True)
@@ -32,6 +47,7 @@ class Header:
     height: int
     colour: str = "RGB"
     version: int = VERSION
+    extras: Extras = Extras()
 
 
 def quantize_quality(quality: float) -> float:
@@ -70,10 +86,15 @@ def pack(header: Header, stream: bytes, digest: int) -> bytes:
     quality_code = round((header.quality - 1) * QUALITY_STEPS)
     if not 0 <= quality_code <= 255:
         raise ValueError(f"quality {header.quality} out of range")
+    if (header.extras.alpha is not None) != header.colour.endswith("A"):
+        raise ValueError(f"colour layout {header.colour} and the alpha section disagree")
+    sections = header.extras.sections()
     body = b"".join([
         MAGIC, bytes([header.version, COLOUR_LAYOUTS.index(header.colour)]), header.model_id,
         bytes([quality_code]), _varint(header.width - 1), _varint(header.height - 1),
-        _varint(len(stream) // 4), stream, struct.pack("<H", digest & 0xFFFF),
+        _varint(len(stream) // 4), stream, _varint(len(sections)),
+        *(bytes([kind]) + _varint(len(payload)) + payload for kind, payload in sections),
+        struct.pack("<H", digest & 0xFFFF),
     ])
     return body + struct.pack("<I", zlib.crc32(body))
 
@@ -105,13 +126,35 @@ def read_header(data: bytes) -> tuple[Header, int, int]:
 def unpack(data: bytes) -> tuple[Header, bytes, int]:
     """Header, rANS stream and the 16-bit symbol digest, after checking length and CRC-32."""
     header, offset, length = read_header(data)
-    expected = offset + length + _TRAILER
-    if len(data) < expected:
-        raise LicodecError(f"truncated file: {len(data)} bytes, the header promises {expected}")
-    if len(data) > expected:
-        raise LicodecError(f"corrupt file: {len(data) - expected} unexpected bytes after the stream")
+    if len(data) < offset + length + 1 + _TRAILER:
+        raise LicodecError(f"truncated file: {len(data)} bytes, the header promises {offset + length + 1 + _TRAILER}")
+    extras, end = _read_sections(data, offset + length)
+    if len(data) > end + _TRAILER:
+        raise LicodecError(f"corrupt file: {len(data) - end - _TRAILER} unexpected bytes after the stream")
     (crc,) = struct.unpack("<I", data[-4:])
     if zlib.crc32(data[:-4]) != crc:
         raise LicodecError("corrupt file: checksum mismatch")
+    if (extras.alpha is not None) != header.colour.endswith("A"):
+        raise LicodecError("corrupt file: colour layout and alpha section disagree")
     (digest,) = struct.unpack("<H", data[-6:-4])
-    return header, bytes(data[offset : offset + length]), digest
+    return replace(header, extras=extras), bytes(data[offset : offset + length]), digest
+
+
+def _read_sections(data: bytes, pos: int) -> tuple[Extras, int]:
+    """The optional sections after the stream, every length checked against the file's size
+    before anything is sliced; returns them and where they end."""
+    limit = len(data) - _TRAILER
+    bounded = memoryview(data)[:limit]
+    count, pos = _read_varint(bounded, pos)
+    found: dict[str, bytes] = {}
+    for _ in range(count):
+        if pos >= limit:
+            raise LicodecError("truncated file: sections end early")
+        kind, (size, pos) = data[pos], _read_varint(bounded, pos + 1)
+        name = SECTION_TYPES.get(kind)
+        if name is None or name in found:
+            raise LicodecError(f"corrupt file: {'unknown' if name is None else 'repeated'} section type {kind}")
+        if pos + size > limit:
+            raise LicodecError("truncated file: a section ends past the end of the file")
+        found[name], pos = bytes(data[pos : pos + size]), pos + size
+    return Extras(**found), pos

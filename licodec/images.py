@@ -9,6 +9,7 @@ from typing import BinaryIO, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from licodec.container import Extras
 from licodec.errors import LicodecError, LicodecWarning
 
 SOURCE_BITS = "licodec_source_bits"  # image.info key: 16 when Pillow read 16-bit samples
@@ -51,24 +52,57 @@ def _from_array(array: np.ndarray) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(array))
 
 
-def to_rgb(image: Image.Image) -> tuple[Image.Image, str]:
-    """The RGB image to code and the colour layout to restore: turned upright by its EXIF
-    orientation, 16-bit samples converted to 8 bits and metadata dropped (with warnings);
-    alpha is refused unless opaque."""
+def to_rgb(image: Image.Image, keep_metadata: bool = True) -> tuple[Image.Image, str, Extras]:
+    """The RGB image to code, the colour layout to restore and what the file keeps beside it:
+    the image is turned upright by its EXIF orientation and 16-bit samples are converted to 8
+    bits (with a warning); alpha is kept losslessly; the ICC profile and EXIF are kept unless
+    `keep_metadata` is false."""
     image = _upright(image)
-    _warn_about_dropped_metadata(image)
     if image.mode in GREY_16_MODES:
         image = _grey_16_to_8(image)
     elif image.info.get(SOURCE_BITS) == 16:
         warnings.warn("16-bit colour converted to 8 bits per sample", LicodecWarning, stacklevel=2)
-    if "A" in image.getbands() or image.info.get("transparency") is not None:
-        alpha = image.convert("RGBA").getchannel("A")
-        if alpha.getextrema() != (255, 255):
-            raise LicodecError("images with transparency are not supported: flatten the alpha channel first")
     if image.mode.startswith("I") or image.mode == "F":
         raise LicodecError(f"{image.mode} images are not supported: licodec codes 8-bit greyscale and RGB")
-    colour = "L" if image.mode in ("L", "LA", "1") else "RGB"
-    return image.convert("RGB"), colour
+    has_alpha = "A" in image.getbands() or image.info.get("transparency") is not None
+    alpha = alpha_to_png(image.convert("RGBA").getchannel("A")) if has_alpha else None
+    colour = ("L" if image.mode in ("L", "LA", "1") else "RGB") + ("A" if has_alpha else "")
+    extras = Extras(alpha, *_metadata(image)) if keep_metadata else Extras(alpha)
+    return image.convert("RGB"), colour, extras
+
+
+def from_decoded(pixels: np.ndarray, colour: str, extras: Extras) -> Image.Image:
+    """The decoded HxWx3 pixels as the user's image: greyscale, alpha and metadata restored."""
+    image = Image.fromarray(pixels, "RGB")
+    if colour.startswith("L"):
+        image = image.convert("L")
+    if extras.alpha is not None:
+        image.putalpha(alpha_from_png(extras.alpha, image.size))
+    if extras.icc is not None:
+        image.info["icc_profile"] = extras.icc
+    if extras.exif is not None:
+        image.info["exif"] = extras.exif
+    return image
+
+
+def alpha_to_png(alpha: Image.Image) -> bytes:
+    """Alpha coded losslessly as a greyscale PNG: Pillow's filters and deflate, no new coder."""
+    buffer = io.BytesIO()
+    alpha.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def alpha_from_png(data: bytes, size: tuple[int, int]) -> Image.Image:
+    """The alpha plane of a .lic file; its size is checked before any pixel is decoded."""
+    try:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as png:
+            if png.size != size or png.mode != "L":
+                raise LicodecError(f"corrupt file: alpha plane is {png.mode} {png.size[0]}x{png.size[1]}, "
+                                   f"not L {size[0]}x{size[1]}")
+            png.load()
+            return png.copy()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise LicodecError(f"corrupt file: unreadable alpha plane ({e.__class__.__name__})") from None
 
 
 def _upright(image: Image.Image) -> Image.Image:
@@ -77,11 +111,13 @@ def _upright(image: Image.Image) -> Image.Image:
     return ImageOps.exif_transpose(image) if orientation != 1 else image
 
 
-def _warn_about_dropped_metadata(image: Image.Image) -> None:
-    dropped = [name for key, name in (("icc_profile", "ICC profile (colours are coded as their RGB values)"),
-                                      ("exif", "EXIF metadata")) if image.info.get(key)]
-    if dropped:
-        warnings.warn(f"not kept in .lic files: {' and '.join(dropped)}", LicodecWarning, stacklevel=3)
+def _metadata(image: Image.Image) -> tuple[bytes | None, bytes | None]:
+    """The ICC profile and EXIF to keep (orientation removed: the pixels are upright already)."""
+    exif = image.getexif()
+    exif.pop(0x0112, None)
+    if image.info.get("xmp") or image.info.get("XML:com.adobe.xmp"):
+        warnings.warn("not kept in .lic files: XMP metadata", LicodecWarning, stacklevel=3)
+    return image.info.get("icc_profile") or None, exif.tobytes() if len(exif) else None
 
 
 def _grey_16_to_8(image: Image.Image) -> Image.Image:

@@ -43,6 +43,7 @@ class LicImageFile(ImageFile.ImageFile):
             decoded = api.decode(self._data)
             decoded.load()
             self.im = decoded.im
+            self.info.update(decoded.info)  # ICC profile and EXIF
             self._data = None
         return Image.Image.load(self)
 

@@ -11,17 +11,19 @@ import hashlib
 import json
 import os
 import struct
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from licodec.config import CodecConfig
-from licodec.errors import LicodecError
+from licodec.errors import LicodecError, LicodecWarning
 
 if TYPE_CHECKING:
     from licodec.models import LicModel
 
 FORMAT = "licodec-weights/1"
+CODER_PREFIX = "coder."  # tables computed once from the weights (z PMFs, integer gains): same everywhere
 MODEL_ID_BYTES = 4
 SHIPPED = ("student", "teacher")
 
@@ -101,7 +103,11 @@ def save_weights(model: "LicModel", path: str | Path, name: str, provenance: dic
     """Write a weights file atomically; returns its content hash."""
     from safetensors.torch import save_file
 
+    import torch
+
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    model.latent_codec.refresh_tables()  # the tables of these weights, not of earlier ones
+    state.update({k: torch.from_numpy(v) for k, v in model.latent_codec.coder_tensors().items()})
     digest = content_hash(state)
     metadata = {
         "format": FORMAT,
@@ -143,19 +149,48 @@ def halved(data: bytes) -> bytes:
     return save(state, metadata={**metadata_of(data), "content_hash": content_hash(state), "storage": "float16"})
 
 
+def with_coder_tables(data: bytes) -> bytes:
+    """A weights file's bytes with its coder tables (`coder.*`) computed from the tensors as
+    stored (after `halved`, from the float16 values the decoder will widen), and the content
+    hash, so the model id, renewed."""
+    import torch
+    from safetensors.torch import load, save
+
+    state, metadata = load(data), metadata_of(data)
+    model = _model_from_state(CodecConfig.from_json(metadata["config"]), _weights_only(state))
+    model.latent_codec.refresh_tables()
+    state.update({k: torch.from_numpy(v) for k, v in model.latent_codec.coder_tensors().items()})
+    return save(state, metadata={**metadata, "content_hash": content_hash(state)})
+
+
 def load_model(info: WeightsInfo) -> "LicModel":
     """Build the model from the file's config and load its tensors (hash checked; float16
     storage widened to float32)."""
     from safetensors.torch import load_file
 
-    from licodec.models import LicModel
-
     state = load_file(str(info.path))
     if content_hash(state) != info.content_hash:
         raise LicodecError(f"{info.path}: tensors do not match the content hash in its metadata (damaged file?)")
+    model = _model_from_state(info.config, _weights_only(state))
+    coder = {k: v.numpy() for k, v in state.items() if k.startswith(CODER_PREFIX)}
+    if coder:
+        model.latent_codec.load_coder_tensors(coder)
+    else:
+        warnings.warn(f"{info.path} stores no coder tables (written before format 2): its files may "
+                      "decode only on this machine; re-export the weights with this licodec", LicodecWarning)
+        model.latent_codec.refresh_tables()
+    return model.for_inference()
+
+
+def _weights_only(state: dict) -> dict:
+    return {k: v for k, v in state.items() if not k.startswith(CODER_PREFIX)}
+
+
+def _model_from_state(config: CodecConfig, state: dict) -> "LicModel":
     import torch
 
-    model = LicModel(info.config)
+    from licodec.models import LicModel
+
+    model = LicModel(config)
     model.load_state_dict({k: v.float() if v.dtype == torch.float16 else v for k, v in state.items()})
-    model.latent_codec.refresh_tables()
-    return model.for_inference()
+    return model

@@ -136,14 +136,6 @@ def test_bad_options(tiny_weights, photo, tmp_path):
     assert_clean_error(run("decode", str(lic), "-o", str(tmp_path / "a.xyz")), "unknown image extension")
 
 
-def test_transparency_is_refused(tiny_weights, tmp_path):
-    rgba = np.zeros((16, 16, 4), dtype=np.uint8)
-    rgba[..., 3] = 128
-    path = tmp_path / "alpha.png"
-    Image.fromarray(rgba, "RGBA").save(path)
-    assert_clean_error(run("encode", str(path), "-o", str(tmp_path / "a.lic")), "transparency")
-
-
 def _fresh_python(code: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ}
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=120)

@@ -17,7 +17,50 @@ def test_header_is_at_most_16_bytes_for_a_typical_image():
     data = container.pack(HEADER, STREAM, 0)
     _, offset, length = container.read_header(data)
     assert offset <= 16
-    assert len(data) == offset + length + 6
+    assert len(data) == offset + length + 1 + 6  # no sections: one byte saying so
+
+
+EXTRAS = container.Extras(alpha=b"\x89PNG alpha", icc=b"icc" * 100, exif=b"Exif\0\0")
+
+
+def test_sections_round_trip():
+    header = container.Header(b"abcd", 2.0, 30, 20, "RGBA", extras=EXTRAS)
+    assert container.unpack(container.pack(header, STREAM[:40], 5)) == (header, STREAM[:40], 5)
+    metadata_only = container.Header(b"abcd", 2.0, 30, 20, "L", extras=container.Extras(exif=b"x"))
+    assert container.unpack(container.pack(metadata_only, b"", 5))[0] == metadata_only
+
+
+def test_alpha_and_colour_layout_must_agree():
+    with pytest.raises(ValueError):
+        container.pack(container.Header(b"abcd", 2.0, 30, 20, "RGB", extras=EXTRAS), b"", 0)
+    data = bytearray(container.pack(container.Header(b"abcd", 2.0, 30, 20, "RGBA", extras=EXTRAS), b"", 0))
+    data[4] = 0  # says RGB, holds alpha
+    with pytest.raises(LicodecError, match="disagree"):
+        container.unpack(_with_crc(bytes(data)))
+
+
+def _with_crc(body_and_crc: bytes) -> bytes:
+    import struct
+    import zlib
+
+    body = body_and_crc[:-4]
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+@pytest.mark.parametrize("sections, message", [
+    (b"\x01\x09\x05abcde", "unknown section type 9"),
+    (b"\x02\x02\x01a\x02\x01b", "repeated section"),
+    (b"\x01\x02\x7fabc", "past the end"),
+    (b"\x05\x02\x01a", "sections end early"),
+])
+def test_damaged_sections_are_clean_errors_even_with_a_valid_crc(sections, message):
+    import struct
+    import zlib
+
+    head = container.pack(container.Header(b"abcd", 2.0, 30, 20), b"", 0)[:-7]  # up to the stream's end
+    body = head + sections + b"\0\0"
+    with pytest.raises(LicodecError, match=message):
+        container.unpack(body + struct.pack("<I", zlib.crc32(body)))
 
 
 def test_greyscale_and_fractional_quality():

@@ -1,15 +1,32 @@
 """rANS coding: every integer round-trips, tables are proper distributions, damage is caught."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from licodec.entropy import StreamReader, StreamWriter, TableSet, gaussian_tables
+from licodec import format_tables
+from licodec.entropy import StreamReader, StreamWriter, TableSet
 from licodec.errors import LicodecError
-from licodec.models.charm import scale_table
+from licodec.format_tables import scale_table
 
 
 @pytest.fixture(scope="module")
 def tables() -> TableSet:
-    return gaussian_tables(scale_table().numpy())
+    return format_tables.gaussian_table_set()
+
+
+def test_stored_format_tables_are_their_definition():
+    """The shipped tables are what `python -m licodec.format_tables --write` computes (here, up to
+    libm's last bit for the float ones); docs/format.md names the file's hash."""
+    stored, built = format_tables.load(), format_tables.build()
+    assert stored.keys() == built.keys()
+    for name in stored:
+        assert stored[name].dtype == built[name].dtype
+        if stored[name].dtype.kind == "f":
+            assert np.allclose(stored[name], built[name], rtol=0, atol=1e-15), name
+        else:  # integers: a last-bit libm difference may move a rounding by one at most
+            assert np.abs(stored[name] - built[name]).max() <= 1, name
+    assert format_tables.file_sha256() in (Path(__file__).parent.parent / "docs" / "format.md").read_text()
 
 
 def test_gaussian_tables_are_distributions(tables):
@@ -22,7 +39,7 @@ def test_gaussian_tables_are_distributions(tables):
 def test_round_trip_with_escapes(tables):
     rng = np.random.default_rng(0)
     index = rng.integers(0, len(tables.pmfs), 20000)
-    symbols = np.round(rng.normal(0, scale_table().numpy()[index])).astype(np.int64)
+    symbols = np.round(rng.normal(0, scale_table()[index])).astype(np.int64)
     symbols[:4] = [2**30, -(2**30), 10**6, -7]  # far outside every table: escapes
     writer = StreamWriter()
     writer.write(symbols, index, tables)

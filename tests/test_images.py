@@ -1,4 +1,4 @@
-"""Images as people have them: EXIF orientation, 16-bit samples, metadata, tiny and odd sizes."""
+"""Images as people have them: EXIF orientation, 16-bit samples, alpha, metadata, tiny and odd sizes."""
 from __future__ import annotations
 
 import struct
@@ -38,9 +38,11 @@ def test_exif_orientation_is_applied(tiny_weights, photo, tmp_path):
     portrait = tmp_path / "phone.jpg"
     Image.open(photo).save(portrait, exif=exif.tobytes(), quality=95)
     result = run("encode", portrait, "-o", tmp_path / "p.lic")
-    assert result.exit_code == 0 and "warning" in result.output and "EXIF" in result.output
+    assert result.exit_code == 0 and "warning" not in result.output, result.output
     width, height = Image.open(photo).size
-    assert licodec.decode(tmp_path / "p.lic").size == (height, width)
+    decoded = licodec.decode(tmp_path / "p.lic")
+    assert decoded.size == (height, width)
+    assert 0x0112 not in decoded.getexif()  # upright already: a viewer must not turn it again
 
 
 def test_16_bit_greyscale_is_scaled_to_8_bits_with_a_warning(tiny_weights, tmp_path):
@@ -53,7 +55,7 @@ def test_16_bit_greyscale_is_scaled_to_8_bits_with_a_warning(tiny_weights, tmp_p
     from licodec.images import open_image, to_rgb
 
     with pytest.warns(LicodecWarning):
-        rgb, colour = to_rgb(open_image(path))
+        rgb, colour, _ = to_rgb(open_image(path))
     assert colour == "L" and np.array_equal(np.array(rgb), np.full((16, 24, 3), 200, np.uint8))
 
 
@@ -64,14 +66,80 @@ def test_16_bit_colour_warns_instead_of_being_cut_silently(tiny_weights, tmp_pat
         licodec.encode(path)
 
 
-def test_an_icc_profile_is_dropped_with_a_warning(tiny_weights, photo, tmp_path):
-    path = tmp_path / "icc.png"
-    Image.open(photo).save(path, icc_profile=b"a profile")
-    with pytest.warns(LicodecWarning, match="ICC profile"):
-        licodec.encode(path)
+def _tagged(photo, path, icc: bytes) -> None:
+    exif = Image.Exif()
+    exif[0x010F] = "Licodec Camera"
+    Image.open(photo).save(path, icc_profile=icc, exif=exif)
+
+
+def test_icc_profile_and_exif_are_kept_and_restored(tiny_weights, photo, tmp_path):
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    _tagged(photo, tmp_path / "tagged.png", icc)
     with warnings.catch_warnings():
-        warnings.simplefilter("error", LicodecWarning)
-        licodec.encode(photo)  # nothing to drop: no warning
+        warnings.simplefilter("error", LicodecWarning)  # nothing dropped: no warning
+        assert run("encode", tmp_path / "tagged.png", "-o", tmp_path / "t.lic").exit_code == 0
+    assert run("decode", tmp_path / "t.lic", "-o", tmp_path / "t.png").exit_code == 0
+    for decoded in (licodec.decode(tmp_path / "t.lic"), Image.open(tmp_path / "t.png")):
+        assert decoded.info["icc_profile"] == icc
+        assert decoded.getexif()[0x010F] == "Licodec Camera"
+    assert "ICC profile" in run("info", tmp_path / "t.lic").output
+
+
+def test_strip_leaves_metadata_out(tiny_weights, photo, tmp_path):
+    _tagged(photo, tmp_path / "tagged.png", b"a profile")
+    assert run("encode", "--strip", tmp_path / "tagged.png", "-o", tmp_path / "s.lic").exit_code == 0
+    decoded = licodec.decode(tmp_path / "s.lic")
+    assert "icc_profile" not in decoded.info and not decoded.getexif()
+    assert len((tmp_path / "s.lic").read_bytes()) < len(licodec.encode(tmp_path / "tagged.png"))
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA"])
+def test_alpha_is_kept_losslessly(tiny_weights, photo, tmp_path, mode):
+    image = Image.open(photo).convert(mode[:-1])
+    rng = np.random.default_rng(0)
+    alpha = rng.integers(0, 256, (image.height, image.width), dtype=np.uint8)
+    image.putalpha(Image.fromarray(alpha))
+    decoded = licodec.decode(licodec.encode(image, quality=3))
+    assert decoded.mode == mode and np.array_equal(np.array(decoded.getchannel("A")), alpha)
+
+
+def test_palette_transparency_becomes_alpha(tiny_weights, photo):
+    image = Image.open(photo).convert("P")
+    image.info["transparency"] = 0
+    decoded = licodec.decode(licodec.encode(image))
+    assert decoded.mode == "RGBA"
+    assert np.array_equal(np.array(decoded.getchannel("A")), np.array(image.convert("RGBA").getchannel("A")))
+
+
+def test_alpha_into_a_format_without_it_is_dropped_with_a_warning(tiny_weights, photo, tmp_path):
+    image = Image.open(photo).convert("RGBA")
+    (tmp_path / "a.lic").write_bytes(licodec.encode(image))
+    result = run("decode", tmp_path / "a.lic", "-o", tmp_path / "a.jpg")
+    assert result.exit_code == 0 and "transparency dropped" in result.output
+    assert Image.open(tmp_path / "a.jpg").mode == "RGB"
+
+
+def test_a_damaged_alpha_plane_is_a_clean_error(tiny_weights, photo):
+    from licodec import container
+    from licodec.errors import LicodecError
+
+    header, stream, digest = container.unpack(licodec.encode(Image.open(photo).convert("RGBA")))
+    import dataclasses
+
+    for alpha in (b"not a png", _png_of_size(3, 3)):
+        damaged = dataclasses.replace(header, extras=container.Extras(alpha=alpha))
+        with pytest.raises(LicodecError, match="alpha plane"):
+            licodec.decode(container.pack(damaged, stream, digest))
+
+
+def _png_of_size(width: int, height: int) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    Image.new("L", (width, height)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 @pytest.mark.parametrize("size", [(1, 1), (1, 9), (13, 1), (3, 7), (65, 63)])

@@ -10,18 +10,16 @@ vector per quality level for y and for z; a fractional quality interpolates neig
 levels geometrically. Quantisation is additive noise for the rates and straight-through
 rounding for what later slices and g_s see (Minnen & Singh's "mixed" scheme).
 
-Coding is deterministic by construction: μ and the LRP-corrected ŷ are snapped to multiples of
-1/MEAN_GRID, σ to an index into SCALE_TABLE, and the decoder runs the very same slice-by-slice
-code path on the very same tensors as the encoder (docs/format.md says what this guarantees).
+Coding is exact by construction: from the z symbols to μ, the σ index and the LRP-corrected ŷ,
+encoder and decoder run integer networks (licodec.models.exact) that give the same integers on
+any machine; docs/format.md says what this guarantees.
 """
 from __future__ import annotations
 
 import contextvars
-import math
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -29,23 +27,13 @@ import torch
 from torch import Tensor, nn
 
 from licodec.config import CodecConfig
-from licodec.entropy import StreamReader, StreamWriter, TableSet, gaussian_tables
-from licodec.models.entropy_models import SCALE_BOUND, FactorizedPrior, gaussian_likelihood
+from licodec.entropy import StreamReader, StreamWriter, TableSet
+from licodec.format_tables import ACTIVATION_BITS, MEAN_BITS, gaussian_table_set, scale_table
+from licodec.models.entropy_models import FactorizedPrior, gaussian_likelihood
+from licodec.models.exact import ExactEntropyParameters, z_inverse_gain_table
 from licodec.models.layers import conv, subpel_conv
 
-SCALE_LEVELS = 128
-SCALE_MAX = 256.0
-MEAN_GRID = 256
 SYMBOL_LIMIT = 2**30  # latent values beyond ±2^30 are clamped; entropy.py codes up to ±2^31
-
-
-def scale_table() -> Tensor:
-    return torch.exp(torch.linspace(math.log(SCALE_BOUND), math.log(SCALE_MAX), SCALE_LEVELS, dtype=torch.float64))
-
-
-@lru_cache(maxsize=1)
-def _gaussian_tables() -> TableSet:
-    return gaussian_tables(scale_table().numpy())
 
 
 _SAMPLE_NOISE: contextvars.ContextVar[list[torch.Generator] | None] = contextvars.ContextVar("noise", default=None)
@@ -79,10 +67,6 @@ def uniform_noise_like(x: Tensor) -> Tensor:
 def ste_round(x: Tensor) -> Tensor:
     """Round forward, identity backward."""
     return x + (torch.round(x) - x).detach()
-
-
-def _snap(x: Tensor) -> Tensor:
-    return torch.round(x * MEAN_GRID) / MEAN_GRID
 
 
 def _crc(symbols: Tensor, digest: int) -> int:
@@ -145,11 +129,11 @@ class ChARMLatentCodec(nn.Module):
         # Optimal quantiser step ∝ 1/sqrt(λ) at high rate: start the gains there.
         self.y_gain = GainUnits(config.levels, m, 0.5 * torch.log(lambdas / lambdas[config.levels // 2]))
         self.z_gain = GainUnits(config.levels, nz, torch.zeros(config.levels))
-        table = scale_table()
+        table = torch.from_numpy(scale_table())
         # Geometric midpoints: σ maps to the table entry nearest in log scale. (CompressAI's
         # "smallest entry ≥ σ" cost this codec 5-8 % of the y rate at low rates.)
         self.register_buffer("scale_boundaries", torch.sqrt(table[:-1] * table[1:]).float(), persistent=False)
-        self._z_tables: TableSet | None = None
+        self._coder_state: CoderState | None = None
 
     def _support(self, i: int) -> int:
         return i if self.max_support < 0 else min(i, self.max_support)
@@ -204,18 +188,44 @@ class ChARMLatentCodec(nn.Module):
 
     def z_tables(self) -> TableSet:
         """Integer tables of the factorized prior; rebuild with `refresh_tables()` after training."""
-        if self._z_tables is None:
+        if self._coder_state is None:
             self.refresh_tables()
-        assert self._z_tables is not None
-        return self._z_tables
+        return self._coder_state.z_tables
+
+    def exact_parameters(self) -> ExactEntropyParameters:
+        """The integer entropy-parameter networks (licodec.models.exact), built on first use."""
+        if self._coder_state is None:
+            self.refresh_tables()
+        if self._coder_state.exact is None:
+            self._coder_state.exact = ExactEntropyParameters(self, self._coder_state.z_inverse_gain)
+        return self._coder_state.exact
 
     def refresh_tables(self) -> None:
-        self._z_tables = TableSet(*self.prior.probability_tables())
+        """Recompute the coder's tables from the current weights (after training, or for weights
+        files that do not store them)."""
+        pmfs, offsets = self.prior.probability_tables()
+        self._coder_state = CoderState(TableSet(pmfs, offsets), z_inverse_gain_table(self.z_gain))
+
+    def coder_tensors(self) -> dict[str, np.ndarray]:
+        """What a weights file stores beside the weights so that every machine codes alike: the z
+        tables and the integer z inverse gains, computed here once (libm differs by machine)."""
+        tables = self.z_tables()
+        state = self._coder_state
+        width = int(tables.sizes.max())
+        pmf = np.zeros((len(tables.pmfs), width))
+        for c, p in enumerate(tables.pmfs):
+            pmf[c, : len(p)] = p
+        return {"coder.z_pmf": pmf, "coder.z_length": tables.sizes, "coder.z_offset": tables.offsets,
+                "coder.z_inverse_gain": state.z_inverse_gain}
+
+    def load_coder_tensors(self, tensors: dict[str, np.ndarray]) -> None:
+        pmfs = [row[:length] for row, length in zip(tensors["coder.z_pmf"], tensors["coder.z_length"])]
+        self._coder_state = CoderState(TableSet(pmfs, tensors["coder.z_offset"]), tensors["coder.z_inverse_gain"])
 
     def __getstate__(self) -> dict:
-        """Copies and pickles drop the coder tables (constriction models do not pickle); rebuilt on use."""
+        """Copies and pickles drop the coder state (constriction models do not pickle); rebuilt on use."""
         state = super().__getstate__()
-        return {**state, "_z_tables": None}
+        return {**state, "_coder_state": None}
 
     def _z_table_index(self, shape: tuple[int, ...]) -> np.ndarray:
         return np.broadcast_to(np.arange(shape[1]).reshape(1, -1, 1, 1), shape)
@@ -225,7 +235,10 @@ class ChARMLatentCodec(nn.Module):
         return torch.bucketize(scale, self.scale_boundaries).cpu().numpy()
 
     @torch.no_grad()
-    def compress(self, y: Tensor, quality: float) -> LatentStreams:
+    def compress(self, y: Tensor, quality: float, exact: bool = True, trace: list[Tensor] | None = None) -> LatentStreams:
+        """`exact=False` takes the float path instead of the integer one: the reference that the
+        integer networks' cost is measured against (scripts/exactness_cost.py). Its files are not
+        .lic files: they decode only with the same float kernels. `trace`: see `decompress`."""
         q = torch.tensor([quality], device=y.device)
         y_gained = y * self.y_gain.gain(q)
         z = self.h_a(y_gained) * self.z_gain.gain(q)
@@ -234,40 +247,83 @@ class ChARMLatentCodec(nn.Module):
         z_symbols = torch.round(z - medians).clamp(-SYMBOL_LIMIT, SYMBOL_LIMIT)
         writer.write(z_symbols.cpu().numpy(), self._z_table_index(z.shape), self.z_tables())
         digest = _crc(z_symbols, digest)
-        side = self._side((z_symbols + medians) * self.z_gain.inverse(q))
+        _record(trace, z_symbols)
+        parameters = self.exact_parameters() if exact else FloatEntropyParameters(self)
+        side = parameters.side(z_symbols, quality)
         decoded: list[Tensor] = []
         for i, y_slice in enumerate(y_gained.chunk(self.slices, dim=1)):
-            mean, scale, mean_support = self._slice_parameters(i, side, decoded)
-            mean = _snap(mean)
-            symbols = torch.round(y_slice - mean).clamp(-SYMBOL_LIMIT, SYMBOL_LIMIT)
-            writer.write(symbols.cpu().numpy(), self._scale_index(scale), _gaussian_tables())
+            mean, scale_index, support = parameters.slice_parameters(i, side, decoded)
+            mean_real = (mean * 2.0**-MEAN_BITS).to(y_slice)
+            symbols = torch.round(y_slice - mean_real).clamp(-SYMBOL_LIMIT, SYMBOL_LIMIT).cpu()
+            writer.write(symbols.numpy(), scale_index, gaussian_table_set())
             digest = _crc(symbols, digest)
-            decoded.append(self._reconstruct_slice(i, symbols, mean, mean_support))
-        y_hat = torch.cat(decoded, dim=1) * self.y_gain.inverse(q)
-        return LatentStreams(writer.finish(), y_hat, digest)
+            decoded.append(parameters.reconstruct(i, symbols, mean, support))
+            _record(trace, mean, torch.from_numpy(scale_index), symbols, decoded[-1])
+        return LatentStreams(writer.finish(), self._inverse_gained(decoded, q), digest)
 
     @torch.no_grad()
     def decompress(self, data: bytes, z_shape: tuple[int, int], quality: float,
-                   bits: list[np.ndarray] | None = None) -> tuple[Tensor, int]:
+                   bits: list[np.ndarray] | None = None, trace: list[Tensor] | None = None) -> tuple[Tensor, int]:
         """ŷ (after the inverse gain) and the digest of the decoded symbols. `bits`, if given,
-        receives the information of every symbol: z's, then each slice's (`licodec inspect`)."""
+        receives the information of every symbol: z's, then each slice's (`licodec inspect`);
+        `trace` receives the z symbols, then per slice μ, σ index, symbols and ŷ (as integers),
+        what must be equal in encoder and decoder on any machine (licodec.determinism)."""
         q = torch.tensor([quality], device=self.scale_boundaries.device)
         reader, digest = StreamReader(data, bits), 0
-        medians = self.prior.medians().view(1, -1, 1, 1)
-        z_index = self._z_table_index((1, medians.shape[1], *z_shape))
-        z_symbols = torch.from_numpy(reader.read(z_index, self.z_tables())).to(medians)
+        z_index = self._z_table_index((1, self.prior.channels, *z_shape))
+        z_symbols = torch.from_numpy(reader.read(z_index, self.z_tables())).double()
         digest = _crc(z_symbols, digest)
-        side = self._side((z_symbols + medians) * self.z_gain.inverse(q))
+        _record(trace, z_symbols)
+        parameters = self.exact_parameters()
+        side = parameters.side(z_symbols, quality)
         decoded: list[Tensor] = []
         for i in range(self.slices):
-            mean, scale, mean_support = self._slice_parameters(i, side, decoded)
-            mean = _snap(mean)
-            symbols = torch.from_numpy(reader.read(self._scale_index(scale), _gaussian_tables())).to(mean)
+            mean, scale_index, support = parameters.slice_parameters(i, side, decoded)
+            symbols = torch.from_numpy(reader.read(scale_index, gaussian_table_set())).double()
             digest = _crc(symbols, digest)
-            decoded.append(self._reconstruct_slice(i, symbols, mean, mean_support))
+            decoded.append(parameters.reconstruct(i, symbols, mean, support))
+            _record(trace, mean, torch.from_numpy(scale_index), symbols, decoded[-1])
         reader.finish()
-        return torch.cat(decoded, dim=1) * self.y_gain.inverse(q), digest
+        return self._inverse_gained(decoded, q), digest
 
-    def _reconstruct_slice(self, i: int, symbols: Tensor, mean: Tensor, mean_support: Tensor) -> Tensor:
-        y_hat_slice = symbols + mean
-        return _snap(y_hat_slice + self._lrp(i, mean_support, y_hat_slice))
+    def _inverse_gained(self, decoded: list[Tensor], quality: Tensor) -> Tensor:
+        """What g_s receives: ŷ (held × 2^10) in real units, times the inverse gain, in float32."""
+        y_hat = torch.cat(decoded, dim=1).to(self.scale_boundaries.device).float() * 2.0**-ACTIVATION_BITS
+        return y_hat * self.y_gain.inverse(quality)
+
+
+def _record(trace: list[Tensor] | None, *tensors: Tensor) -> None:
+    if trace is not None:
+        trace.extend(t.detach().cpu().to(torch.float64) for t in tensors)
+
+
+@dataclass
+class CoderState:
+    """Tables computed once per set of weights (and stored in its file): see `coder_tensors`."""
+
+    z_tables: TableSet
+    z_inverse_gain: np.ndarray  # [quality steps, z channels] integers × 2^-16
+    exact: ExactEntropyParameters | None = None
+
+
+class FloatEntropyParameters:
+    """The float networks behind the same interface and units as ExactEntropyParameters (μ × 2^-8,
+    ŷ × 2^-10), μ and ŷ rounded to those grids: the reference path (`compress(exact=False)`)."""
+
+    def __init__(self, codec: ChARMLatentCodec) -> None:
+        self.codec = codec
+
+    def side(self, z_symbols: Tensor, quality: float) -> tuple[Tensor, Tensor]:
+        q = torch.tensor([quality], device=z_symbols.device)
+        z_hat = (z_symbols + self.codec.prior.medians().view(1, -1, 1, 1)) * self.codec.z_gain.inverse(q)
+        return self.codec._side(z_hat)
+
+    def slice_parameters(self, i: int, side: tuple[Tensor, Tensor], decoded: list[Tensor]):
+        real = [d.to(side[0]) * 2.0**-ACTIVATION_BITS for d in decoded]
+        mean, scale, support = self.codec._slice_parameters(i, side, real)
+        return torch.round(mean * 2.0**MEAN_BITS).cpu().double(), self.codec._scale_index(scale), support
+
+    def reconstruct(self, i: int, symbols: Tensor, mean: Tensor, support: Tensor) -> Tensor:
+        y_hat = (symbols.double() + mean * 2.0**-MEAN_BITS).to(support)
+        y_hat = y_hat + self.codec._lrp(i, support, y_hat)
+        return torch.round(y_hat.double().cpu() * 2.0**MEAN_BITS) * 2.0 ** (ACTIVATION_BITS - MEAN_BITS)

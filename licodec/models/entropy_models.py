@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from licodec.format_tables import SCALE_BOUND  # smallest σ; also the first entry of the coder's scale table
 from licodec.models.layers import lower_bound
 
 LIKELIHOOD_BOUND = 1e-9
-SCALE_BOUND = 0.11  # smallest σ; also the first entry of the coder's scale table
 TAIL_MASS = 1e-9
 
 

@@ -1,0 +1,187 @@
+"""Integer entropy-parameter networks: ẑ → μ, σ index and LRP-corrected ŷ, the same on any machine.
+
+    z symbols ─► (s·2¹⁰ + median)·inverse gain ─► h_mean_s, h_scale_s ─► side ─┐
+          ┌─────────────────────────────────────────────────────────────────┘
+          └─► slice i: cc_mean_i, cc_scale_i over (side, ŷ_0 … ŷ_{i-1}) ─► μ_i (×2⁻⁸), σ index
+              ŷ_i = symbols + μ_i + ½·tanh(lrp_i(…))   (×2⁻⁸)
+
+Why: float kernels differ in the last bit between CPUs, thread counts, torch builds and GPUs,
+and one different rounding of μ or σ derails the rANS decoder. Following Ballé, Johnston &
+Minnen ("Integer networks for data compression with latent-variable models", ICLR 2019), every
+value on this path is an integer:
+- activations are multiples of 2⁻¹⁰ held as integers (ACTIVATION_BITS), clamped to ±2²⁰;
+- each conv's weights are integers below 2¹⁵ (the float weights × a power of two, rounded:
+  exact, so the conversion itself is the same everywhere), biases integers below 2⁵⁰;
+- products and sums are therefore integers below 2⁵³, and float64 holds them exactly: a float64
+  matmul gives the same result in any summation order, with or without fused multiply-add, on
+  any BLAS or GPU. Convolutions run as one matmul per kernel tap on shifted copies of the input
+  (no Winograd or FFT kernels, and memory stays at one copy of the input);
+- rescaling multiplies by a power of two and rounds with floor(x + ½): exact;
+- GELU and ½·tanh are lookup tables from licodec/data/format_tables.npz;
+- the z inverse gains per quality step are integers stored in the weights file (`coder.*`).
+g_a, g_s and h_a stay float: they decide the symbols (encoder) and the pixels (decoder), never
+the entropy parameters. The cost against the float path is measured by scripts/exactness_cost.py.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from licodec import format_tables
+from licodec.format_tables import ACTIVATION_BITS, LOOKUP_REACH, MEAN_BITS
+
+WEIGHT_BITS = 15
+BIAS_BITS = 50
+ACTIVATION_LIMIT = 2.0**20
+EXACT_LIMIT = 2.0**53  # float64 holds every integer below this
+Z_SYMBOL_LIMIT = 2**15  # the integer path clamps z symbols here (larger ones never occur in practice)
+GAIN_BITS = 16  # z inverse gains are multiples of 2^-16
+QUALITY_STEPS = 32  # quality steps of 1/32, as the container stores them
+
+
+@dataclass(frozen=True)
+class IntegerConv:
+    """One conv layer of an integer network, and what follows it."""
+
+    taps: Tensor  # [k·k, out, in] integers (float64)
+    bias: Tensor  # [out, 1] integers, in units of 2^-(ACTIVATION_BITS + exponent)
+    kernel: int
+    rescale: float  # 2^-(exponent + ACTIVATION_BITS − output bits): back to the output grid
+    shuffle: int  # pixel-shuffle factor after the conv (1: none)
+    gelu: bool
+
+    def __call__(self, x: Tensor) -> Tensor:
+        batch, _, height, width = x.shape
+        pad = self.kernel // 2
+        padded = F.pad(x, (pad, pad, pad, pad))
+        acc = self.bias.expand(-1, height * width).clone()
+        for tap, weight in enumerate(self.taps):
+            dy, dx = divmod(tap, self.kernel)
+            window = padded[:, :, dy : dy + height, dx : dx + width].reshape(batch, -1, height * width)
+            acc = acc + torch.matmul(weight, window)
+        out = torch.floor(acc * self.rescale + 0.5).clamp_(-ACTIVATION_LIMIT, ACTIVATION_LIMIT)
+        out = out.view(batch, -1, height, width)
+        if self.shuffle > 1:
+            out = F.pixel_shuffle(out, self.shuffle)
+        return _lookup_gelu(out) if self.gelu else out
+
+
+def integer_conv(conv: nn.Conv2d, output_bits: int = ACTIVATION_BITS, shuffle: int = 1,
+                 gelu: bool = False) -> IntegerConv:
+    """The float conv as integers: weights × 2^exponent rounded, the exponent as large as the
+    bounds allow (WEIGHT_BITS for weights, BIAS_BITS for biases)."""
+    weight = conv.weight.detach().double().cpu()
+    bias = conv.bias.detach().double().cpu()
+    exponent = WEIGHT_BITS - _binary_exponent(weight)
+    exponent = min(exponent, BIAS_BITS - ACTIVATION_BITS - _binary_exponent(bias))
+    fan_in = weight[0].numel()
+    if fan_in * ACTIVATION_LIMIT * 2.0**WEIGHT_BITS + 2.0**BIAS_BITS >= EXACT_LIMIT:
+        raise ValueError(f"a conv with fan-in {fan_in} cannot be exact in float64")
+    out_ch, in_ch, kernel, _ = weight.shape
+    taps = torch.round(torch.ldexp(weight, torch.tensor(exponent)))
+    taps = taps.permute(2, 3, 0, 1).reshape(kernel * kernel, out_ch, in_ch).contiguous()
+    bias = torch.round(torch.ldexp(bias, torch.tensor(exponent + ACTIVATION_BITS)))[:, None]
+    rescale = 2.0 ** -(exponent + ACTIVATION_BITS - output_bits)
+    return IntegerConv(taps, bias, kernel, rescale, shuffle, gelu)
+
+
+def _binary_exponent(values: Tensor) -> int:
+    """e such that max |values| < 2^e (frexp: exact)."""
+    largest = float(values.abs().max()) if values.numel() else 0.0
+    return math.frexp(largest)[1]
+
+
+def _table(name: str) -> Tensor:
+    return torch.from_numpy(format_tables.load()[name]).double()
+
+
+def _lookup(table: Tensor, x: Tensor) -> Tensor:
+    """table[x] for x on the activation grid over [-LOOKUP_REACH, LOOKUP_REACH] (x clamped)."""
+    reach = LOOKUP_REACH << ACTIVATION_BITS
+    index = (x.clamp(-reach, reach) + reach).long()
+    return table.to(x.device)[index]
+
+
+def _lookup_gelu(x: Tensor) -> Tensor:
+    """GELU on the activation grid: the table inside its reach, x above it, 0 below."""
+    return torch.where(x > LOOKUP_REACH << ACTIVATION_BITS, x, _lookup(_table("gelu"), x))
+
+
+def integer_network(sequential: nn.Sequential, output_bits: int = ACTIVATION_BITS) -> list[IntegerConv]:
+    """A Sequential of convs, GELUs and (conv, PixelShuffle) pairs as integer layers."""
+    modules = [m for m in sequential.modules() if isinstance(m, (nn.Conv2d, nn.GELU, nn.PixelShuffle))]
+    layers: list[dict] = []
+    for module in modules:
+        if isinstance(module, nn.Conv2d):
+            layers.append({"conv": module, "shuffle": 1, "gelu": False})
+        elif isinstance(module, nn.PixelShuffle):
+            layers[-1]["shuffle"] = module.upscale_factor
+        else:
+            layers[-1]["gelu"] = True
+    return [integer_conv(layer["conv"], output_bits if i == len(layers) - 1 else ACTIVATION_BITS,
+                         layer["shuffle"], layer["gelu"]) for i, layer in enumerate(layers)]
+
+
+def run(network: list[IntegerConv], x: Tensor) -> Tensor:
+    """The network on x (integers × 2^-10), clamped first so that every sum stays exact."""
+    x = x.clamp(-ACTIVATION_LIMIT, ACTIVATION_LIMIT)
+    for layer in network:
+        x = layer(x)
+    return x
+
+
+def z_inverse_gain_table(z_gain: nn.Module) -> np.ndarray:
+    """Per quality step (1/32) and channel, the z inverse gain as an integer × 2^-GAIN_BITS.
+    Stored in the weights file: exp() at load time could differ in the last bit by machine."""
+    levels = z_gain.log_gain.shape[0]
+    quality = 1 + torch.arange((levels - 1) * QUALITY_STEPS + 1, dtype=torch.float64) / QUALITY_STEPS
+    with torch.no_grad():
+        inverse = z_gain._interpolate(z_gain.log_inverse.detach().double().cpu(), quality)[:, :, 0, 0]
+    return torch.round(inverse * 2.0**GAIN_BITS).clamp(1, 2.0**26).to(torch.int64).numpy()
+
+
+class ExactEntropyParameters:
+    """The decoder's (and encoder's) entropy parameters in integer arithmetic; see the module doc.
+
+    Units: side and ŷ slices are integers × 2^-10; μ and the coded ŷ integers × 2^-8."""
+
+    def __init__(self, codec: nn.Module, z_inverse_gain: np.ndarray) -> None:
+        self.h_mean_s = integer_network(codec.h_mean_s)
+        self.h_scale_s = integer_network(codec.h_scale_s)
+        self.cc_mean = [integer_network(t, output_bits=MEAN_BITS) for t in codec.cc_mean]
+        self.cc_scale = [integer_network(t) for t in codec.cc_scale]
+        self.lrp = [integer_network(t) for t in codec.lrp]
+        self.support = [codec._support(i) for i in range(codec.slices)]
+        medians = codec.prior.medians().detach().double().cpu()
+        self.medians = torch.round(torch.ldexp(medians, torch.tensor(ACTIVATION_BITS))).view(1, -1, 1, 1)
+        self.z_inverse_gain = torch.from_numpy(np.asarray(z_inverse_gain, dtype=np.float64))
+        self.scale_threshold = _table("scale_threshold")
+        self.half_tanh = _table("half_tanh")
+
+    def side(self, z_symbols: Tensor, quality: float) -> tuple[Tensor, Tensor]:
+        step = int(round((quality - 1) * QUALITY_STEPS))
+        gain = self.z_inverse_gain[step].view(1, -1, 1, 1)
+        z_hat = z_symbols.double().cpu().clamp(-Z_SYMBOL_LIMIT, Z_SYMBOL_LIMIT) * 2.0**ACTIVATION_BITS + self.medians
+        z_hat = torch.floor(z_hat * gain * 2.0**-GAIN_BITS + 0.5)
+        return run(self.h_mean_s, z_hat), run(self.h_scale_s, z_hat)
+
+    def slice_parameters(self, i: int, side: tuple[Tensor, Tensor], decoded: list[Tensor]):
+        """μ_i (× 2^-8), the scale-table index of σ_i, and the support LRP needs."""
+        support = decoded[: self.support[i]]
+        mean_support = torch.cat([side[0], *support], dim=1)
+        mean = run(self.cc_mean[i], mean_support)
+        scale = run(self.cc_scale[i], torch.cat([side[1], *support], dim=1))
+        index = torch.bucketize(scale, self.scale_threshold)
+        return mean, index.numpy(), mean_support
+
+    def reconstruct(self, i: int, symbols: Tensor, mean: Tensor, mean_support: Tensor) -> Tensor:
+        """ŷ_i × 2^-10 from the slice's symbols, μ_i and the LRP correction."""
+        y_hat = symbols.double().cpu() * 2.0**MEAN_BITS + mean
+        support = torch.cat([mean_support, y_hat * 2.0 ** (ACTIVATION_BITS - MEAN_BITS)], dim=1)
+        y_hat = y_hat + _lookup(self.half_tanh, run(self.lrp[i], support))
+        return y_hat * 2.0 ** (ACTIVATION_BITS - MEAN_BITS)
