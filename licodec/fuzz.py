@@ -3,7 +3,7 @@ time and memory; never another exception, a hang or a memory blow-up.
 
     python -m licodec.fuzz --minutes 60          # the long run (the shipped student)
 
-Inputs are made from a valid file: random bytes, truncations, bit flips and byte changes, with
+Inputs are made from valid files (one with alpha, ICC and EXIF sections): random bytes, truncations, bit flips and byte changes, with
 the CRC fixed up half the time (so that damage reaches the header parser, the rANS decoder and
 the model, not only the checksum), declared sizes up to the format's limits, other versions.
 tests/test_fuzz.py runs the same mutations briefly under hypothesis.
@@ -52,6 +52,18 @@ def mutate(valid: bytes, rng: np.random.Generator) -> bytes:
     return with_fixed_crc(bytes(data)) if rng.random() < 0.5 and len(data) > 4 else bytes(data)
 
 
+def with_sections(image):
+    """The image with an alpha gradient, an ICC profile and EXIF: a valid file with every section."""
+    from PIL import Image
+
+    tagged = image.convert("RGBA")
+    tagged.putalpha(Image.linear_gradient("L").resize(image.size))
+    exif = Image.Exif()
+    exif[0x010F] = "fuzz"
+    tagged.info.update(icc_profile=b"\0" * 128, exif=exif.tobytes())
+    return tagged
+
+
 def check(data: bytes, decode) -> str:
     """'decoded' or 'refused'; raises anything else."""
     try:
@@ -74,6 +86,7 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     image = open_image(args.image).crop((300, 150, 428, 278))
     valid = [api.encode(image, quality=q, model=args.model) for q in (1, 4.5, 8)]
+    valid.append(api.encode(with_sections(image), quality=4, model=args.model))
     counts = {"decoded": 0, "refused": 0}
     slowest, failures, began = 0.0, 0, time.monotonic()
     while time.monotonic() - began < 60 * args.minutes:

@@ -11,14 +11,17 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import licodec
 from licodec import container
-from licodec.fuzz import check, mutate, with_fixed_crc
+from licodec.fuzz import check, mutate, with_fixed_crc, with_sections
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-@pytest.fixture
-def valid(tiny_weights, photo) -> bytes:
-    return licodec.encode(photo, quality=3)
+@pytest.fixture(params=["plain", "sections"])
+def valid(tiny_weights, photo, request) -> bytes:
+    from PIL import Image
+
+    image = Image.open(photo)
+    return licodec.encode(image if request.param == "plain" else with_sections(image), quality=3)
 
 
 @FUZZ
