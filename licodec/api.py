@@ -20,7 +20,7 @@ from licodec.images import ImageLike, from_decoded, open_image, to_rgb
 from licodec.metrics import psnr
 from licodec.rate_control import Target, search
 from licodec.models import LicModel
-from licodec.models.codec import rgb_to_tensor, tensor_to_rgb
+from licodec.models.codec import rgb_to_tensor
 from licodec.weights import WeightsInfo, find_by_id, load_model, resolve
 
 
@@ -94,7 +94,7 @@ def encode(image: ImageLike, quality: float = 4.0, model: str = "student", devic
     quality = _check_quality(quality, net)
     rgb, colour, extras = _prepare(image, keep_metadata)
     header = container.Header(info.model_id, quality, rgb.width, rgb.height, colour, extras=extras)
-    return _encode_at(net, rgb_to_tensor(np.array(rgb)), header)
+    return _encode_at(net, rgb_to_tensor(np.array(rgb), scaled=False), header)
 
 
 def encode_to_target(image: ImageLike, target: Target, model: str = "student", device: str = "cpu",
@@ -105,7 +105,7 @@ def encode_to_target(image: ImageLike, target: Target, model: str = "student", d
     net = _model(info, _device(device))
     rgb, colour, extras = _prepare(image, keep_metadata)
     reference = np.array(rgb)
-    x = rgb_to_tensor(reference)
+    x = rgb_to_tensor(reference, scaled=False)
     coded: dict[float, bytes] = {}
     goal = target.for_image(rgb.width * rgb.height)
 
@@ -142,7 +142,7 @@ def decode(source: LicSource, model: str | None = None, device: str = "cpu") -> 
     header, stream, digest = container.unpack(read_lic(source))
     info = find_by_id(header.model_id, [resolve(model)] if model else [])
     net = _model(info, _device(device))
-    x_hat, _, decoded_digest = net.decompress(stream, header.height, header.width, header.quality)
+    pixels, _, decoded_digest = net.decompress(stream, header.height, header.width, header.quality)
     if decoded_digest & 0xFFFF != digest:
         raise LicodecError("decoding mismatch: the decoded latents differ from the encoder's (see docs/format.md)")
-    return from_decoded(tensor_to_rgb(x_hat), header.colour, header.extras)
+    return from_decoded(pixels, header.colour, header.extras)

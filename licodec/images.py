@@ -68,7 +68,7 @@ def to_rgb(image: Image.Image, keep_metadata: bool = True) -> tuple[Image.Image,
     alpha = alpha_to_png(image.convert("RGBA").getchannel("A")) if has_alpha else None
     colour = ("L" if image.mode in ("L", "LA", "1") else "RGB") + ("A" if has_alpha else "")
     extras = Extras(alpha, *_metadata(image)) if keep_metadata else Extras(alpha)
-    return image.convert("RGB"), colour, extras
+    return (image if image.mode == "RGB" else image.convert("RGB")), colour, extras  # no copy of a large RGB
 
 
 def from_decoded(pixels: np.ndarray, colour: str, extras: Extras) -> Image.Image:

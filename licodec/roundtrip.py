@@ -20,7 +20,7 @@ import torch
 from licodec import container
 from licodec.images import open_image
 from licodec.metrics import psnr
-from licodec.models.codec import pad_image, rgb_to_tensor, tensor_to_rgb
+from licodec.models.codec import pad_image, rgb_to_tensor
 from licodec.training.data import list_images
 from licodec.weights import load_model, resolve
 
@@ -31,14 +31,13 @@ def check_case(model, info, image_path: Path, quality: float) -> dict:
     rgb = np.array(open_image(image_path).convert("RGB"))
     x = rgb_to_tensor(rgb)
     compressed = model.compress(x, quality)
-    x_hat, y_hat, digest = model.decompress(compressed.data, *rgb.shape[:2], quality)
+    decoded, y_hat, digest = model.decompress(compressed.data, *rgb.shape[:2], quality)
     header = container.Header(info.model_id, quality, rgb.shape[1], rgb.shape[0])
     file_bytes = len(container.pack(header, compressed.data, digest))
     with torch.no_grad():
         out = model(pad_image(x), torch.tensor([float(quality)]))
     estimate = float(sum(-torch.log2(p).sum() for p in out["likelihoods"].values())) / 8
     overhead = file_bytes - len(compressed.data)
-    decoded = tensor_to_rgb(x_hat)
     return {
         "image": image_path.name, "quality": quality, "bytes": file_bytes, "estimated_bytes": round(estimate, 1),
         "bpp": 8 * file_bytes / (rgb.shape[0] * rgb.shape[1]), "psnr": psnr(rgb, decoded),

@@ -17,7 +17,7 @@ from bjontegaard import bd_rate
 from PIL import Image
 
 from licodec.metrics import psnr
-from licodec.models.codec import rgb_to_tensor, tensor_to_rgb
+from licodec.models.codec import rgb_to_tensor
 from licodec.training.data import list_images
 from licodec.weights import load_model, resolve
 
@@ -26,8 +26,7 @@ def measure(model, rgb: np.ndarray, quality: float, exact: bool) -> tuple[float,
     """(bpp, PSNR) of one image coded through one path; PSNR of the 8-bit decoded pixels."""
     height, width = rgb.shape[:2]
     compressed = model.compress(rgb_to_tensor(rgb), quality, exact=exact)
-    x_hat = model.g_s(compressed.y_hat.contiguous(memory_format=torch.channels_last))
-    decoded = tensor_to_rgb(x_hat[:, :, :height, :width].clamp(0, 1))
+    decoded = model.synthesis(compressed.y_hat, height, width)
     return 8 * len(compressed.data) / (height * width), psnr(rgb, decoded)
 
 

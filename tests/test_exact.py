@@ -119,3 +119,18 @@ def test_the_float_reference_path_codes_about_as_many_bytes():
     x = torch.rand(1, 3, 64, 96)
     exact, reference = model.compress(x, 4), model.compress(x, 4, exact=False)
     assert abs(len(exact.data) - len(reference.data)) <= 0.03 * len(reference.data) + 8
+
+
+def test_bands_give_the_whole_tensor_result(monkeypatch):
+    from licodec.models import exact
+
+    torch.manual_seed(3)
+    float_net = nn.Sequential(nn.Conv2d(6, 8, 3, padding=1), nn.GELU(),
+                              nn.Sequential(nn.Conv2d(8, 16, 3, padding=1), nn.PixelShuffle(2)), nn.GELU(),
+                              nn.Conv2d(4, 5, 3, padding=1))
+    network = integer_network(float_net)
+    x = torch.round(torch.randn(1, 6, 23, 9).double() * 3000)
+    whole = run(network, x)
+    for rows in (1, 2, 5):
+        monkeypatch.setattr(exact, "BAND_ROWS", rows)
+        assert torch.equal(run(network, x), whole)

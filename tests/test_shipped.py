@@ -42,7 +42,7 @@ def check_round_trip(model, index: int, quality: float) -> None:
     # charges outliers more than the coder's table floor does (docs/format.md).
     assert 0.8 * estimate <= file_bytes <= 1.01 * estimate + OVERHEAD
     # A recognisable image, not noise or a colour mix-up: well above a flat image of the mean colour.
-    psnr = -10 * torch.log10(((x_hat - x) ** 2).mean())
+    psnr = -10 * torch.log10(((to_tensor(x_hat) - x) ** 2).mean())
     flat = -10 * torch.log10(((x.mean(dim=(2, 3), keepdim=True) - x) ** 2).mean())
     assert psnr > flat + 3
 

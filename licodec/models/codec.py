@@ -17,6 +17,12 @@ from licodec.models.charm import ChARMLatentCodec
 from licodec.models.transforms import AnalysisTransform, SynthesisTransform
 
 PAD_MULTIPLE = 64  # 4 stride-2 steps in g_a and 2 more in h_a
+LATENT_STRIDE = 16  # g_a's down-sampling
+# Large images run g_a and g_s tile by tile, so that memory stays bounded: tiles of TILE pixels a
+# side, each with MARGIN pixels of context around it, wider than the transforms' receptive
+# fields (about ±6 latent positions for the student), so that tiles meet without seams.
+TILE = 1024
+MARGIN = 128
 
 
 @dataclass
@@ -26,9 +32,23 @@ class CompressedImage:
     digest: int
 
 
-def rgb_to_tensor(rgb: np.ndarray) -> Tensor:
-    """An HxWx3 uint8 array as the networks' input: [1, 3, H, W] floats in [0, 1]."""
-    return torch.from_numpy(np.require(rgb, requirements=["C", "W"])).permute(2, 0, 1)[None].float() / 255
+def rgb_to_tensor(rgb: np.ndarray, scaled: bool = True) -> Tensor:
+    """An HxWx3 uint8 array as the networks' input: [1, 3, H, W] floats in [0, 1], or the uint8
+    values themselves (`scaled=False`: 4× less memory; compress scales tile by tile)."""
+    x = torch.from_numpy(np.require(rgb, requirements=["C", "W"])).permute(2, 0, 1)[None]
+    return x.float() / 255 if scaled else x
+
+
+def _scaled(x: Tensor) -> Tensor:
+    return x.float() / 255 if x.dtype == torch.uint8 else x
+
+
+def _spans(length: int, tile: int, margin: int) -> list[tuple[int, int, int, int]]:
+    """(start, end) of each tile along one axis, and the (start, end) of its context window."""
+    if length <= tile + 2 * margin:
+        return [(0, length, 0, length)]
+    return [(s, min(s + tile, length), max(s - margin, 0), min(s + tile + margin, length))
+            for s in range(0, length, tile)]
 
 
 def tensor_to_rgb(x: Tensor) -> np.ndarray:
@@ -77,17 +97,48 @@ class LicModel(nn.Module):
 
     @torch.no_grad()
     def compress(self, x: Tensor, quality: float, exact: bool = True, trace: list[Tensor] | None = None) -> CompressedImage:
-        """x: [1, 3, H, W] in [0, 1], any size. `exact=False`: the float reference path
-        (ChARMLatentCodec.compress), for measuring what the integer networks cost; `trace`: the
-        entropy parameters, as ChARMLatentCodec.decompress says."""
-        y = self.g_a(pad_image(x).contiguous(memory_format=torch.channels_last))
+        """x: [1, 3, H, W], floats in [0, 1] or uint8, any size. `exact=False`: the float
+        reference path (ChARMLatentCodec.compress), for measuring what the integer networks
+        cost; `trace`: the entropy parameters, as ChARMLatentCodec.decompress says."""
+        y = self.analysis(x)
         streams = self.latent_codec.compress(y.contiguous(), quality, exact, trace)
         return CompressedImage(streams.data, streams.y_hat, streams.digest)
 
     @torch.no_grad()
     def decompress(self, data: bytes, height: int, width: int, quality: float,
-                   trace: list[Tensor] | None = None) -> tuple[Tensor, Tensor, int]:
-        """x̂ [1, 3, H, W] clamped to [0, 1], ŷ, and the digest of the decoded symbols."""
+                   trace: list[Tensor] | None = None) -> tuple[np.ndarray, Tensor, int]:
+        """The decoded HxWx3 uint8 pixels, ŷ, and the digest of the decoded symbols."""
         y_hat, digest = self.latent_codec.decompress(data, latent_shape(height, width), quality, trace=trace)
-        x_hat = self.g_s(y_hat.contiguous(memory_format=torch.channels_last))
-        return x_hat[:, :, :height, :width].clamp(0, 1).contiguous(), y_hat, digest
+        return self.synthesis(y_hat, height, width), y_hat, digest
+
+    def analysis(self, x: Tensor) -> Tensor:
+        """g_a of the image padded to a multiple of 64, tile by tile when it is large."""
+        height, width = x.shape[-2:]
+        padded_height, padded_width = (-(-n // PAD_MULTIPLE) * PAD_MULTIPLE for n in (height, width))
+        y = None
+        for r0, r1, a0, a1 in _spans(padded_height, TILE, MARGIN):
+            for c0, c1, b0, b1 in _spans(padded_width, TILE, MARGIN):
+                region = _scaled(x[..., a0 : min(a1, height), b0 : min(b1, width)])
+                # Replicating the tile's last row/column is the whole image's padding (pad_image).
+                region = F.pad(region, (0, b1 - b0 - region.shape[-1], 0, a1 - a0 - region.shape[-2]), mode="replicate")
+                out = self.g_a(region.contiguous(memory_format=torch.channels_last))
+                if y is None:
+                    y = out.new_empty(1, out.shape[1], padded_height // LATENT_STRIDE, padded_width // LATENT_STRIDE)
+                y[..., r0 // LATENT_STRIDE : r1 // LATENT_STRIDE, c0 // LATENT_STRIDE : c1 // LATENT_STRIDE] = out[
+                    ..., (r0 - a0) // LATENT_STRIDE : (r1 - a0) // LATENT_STRIDE,
+                    (c0 - b0) // LATENT_STRIDE : (c1 - b0) // LATENT_STRIDE]
+        return y
+
+    def synthesis(self, y_hat: Tensor, height: int, width: int) -> np.ndarray:
+        """g_s of ŷ as HxWx3 uint8 pixels, tile by tile when the image is large."""
+        pixels = np.empty((height, width, 3), dtype=np.uint8)
+        tile, margin = TILE // LATENT_STRIDE, MARGIN // LATENT_STRIDE
+        for r0, r1, a0, a1 in _spans(y_hat.shape[-2], tile, margin):
+            for c0, c1, b0, b1 in _spans(y_hat.shape[-1], tile, margin):
+                x_hat = self.g_s(y_hat[..., a0:a1, b0:b1].contiguous(memory_format=torch.channels_last))
+                rows = slice(r0 * LATENT_STRIDE, min(r1 * LATENT_STRIDE, height))
+                cols = slice(c0 * LATENT_STRIDE, min(c1 * LATENT_STRIDE, width))
+                top, left = (r0 - a0) * LATENT_STRIDE, (c0 - b0) * LATENT_STRIDE
+                block = x_hat[..., top : top + rows.stop - rows.start, left : left + cols.stop - cols.start]
+                pixels[rows, cols] = tensor_to_rgb(block.clamp(0, 1))
+        return pixels

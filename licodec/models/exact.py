@@ -127,12 +127,29 @@ def integer_network(sequential: nn.Sequential, output_bits: int = ACTIVATION_BIT
                          layer["shuffle"], layer["gelu"]) for i, layer in enumerate(layers)]
 
 
+BAND_ROWS = 64  # output rows per band: the networks' memory stays bounded on large images
+
+
 def run(network: list[IntegerConv], x: Tensor) -> Tensor:
-    """The network on x (integers × 2^-10), clamped first so that every sum stays exact."""
+    """The network on x (integers × 2^-10, any float dtype), clamped first so that every sum
+    stays exact, band by band. A band carries `halo` rows of context on each side, as many as
+    the zero padding at its edges could reach, so the result is exactly the whole tensor's.
+    The result is float32: integers up to the activation limit (2^20) are exact in it."""
     x = x.clamp(-ACTIVATION_LIMIT, ACTIVATION_LIMIT)
-    for layer in network:
-        x = layer(x)
-    return x
+    halo = sum(layer.kernel // 2 for layer in network)
+    scale = math.prod(layer.shuffle for layer in network)
+    height = x.shape[-2]
+    out: Tensor | None = None
+    for r0 in range(0, height, BAND_ROWS):
+        r1 = min(r0 + BAND_ROWS, height)
+        a0, a1 = max(r0 - halo, 0), min(r1 + halo, height)
+        band = x[..., a0:a1, :].double()
+        for layer in network:
+            band = layer(band)
+        if out is None:
+            out = torch.empty(*band.shape[:2], height * scale, band.shape[-1], dtype=torch.float32)
+        out[..., r0 * scale : r1 * scale, :] = band[..., (r0 - a0) * scale : (r1 - a0) * scale, :]
+    return out
 
 
 def z_inverse_gain_table(z_gain: nn.Module) -> np.ndarray:
@@ -160,14 +177,14 @@ class ExactEntropyParameters:
         medians = codec.prior.medians().detach().double().cpu()
         self.medians = torch.round(torch.ldexp(medians, torch.tensor(ACTIVATION_BITS))).view(1, -1, 1, 1)
         self.z_inverse_gain = torch.from_numpy(np.asarray(z_inverse_gain, dtype=np.float64))
-        self.scale_threshold = _table("scale_threshold")
+        self.scale_threshold = _table("scale_threshold").float()  # integers below 2^24: exact
         self.half_tanh = _table("half_tanh")
 
     def side(self, z_symbols: Tensor, quality: float) -> tuple[Tensor, Tensor]:
         step = int(round((quality - 1) * QUALITY_STEPS))
         gain = self.z_inverse_gain[step].view(1, -1, 1, 1)
         z_hat = z_symbols.double().cpu().clamp(-Z_SYMBOL_LIMIT, Z_SYMBOL_LIMIT) * 2.0**ACTIVATION_BITS + self.medians
-        z_hat = torch.floor(z_hat * gain * 2.0**-GAIN_BITS + 0.5)
+        z_hat = torch.floor(z_hat * gain * 2.0**-GAIN_BITS + 0.5)  # below 2^51: exact in float64
         return run(self.h_mean_s, z_hat), run(self.h_scale_s, z_hat)
 
     def slice_parameters(self, i: int, side: tuple[Tensor, Tensor], decoded: list[Tensor]):
@@ -180,8 +197,9 @@ class ExactEntropyParameters:
         return mean, index.numpy(), mean_support
 
     def reconstruct(self, i: int, symbols: Tensor, mean: Tensor, mean_support: Tensor) -> Tensor:
-        """ŷ_i × 2^-10 from the slice's symbols, μ_i and the LRP correction."""
+        """ŷ_i × 2^-10 from the slice's symbols, μ_i and the LRP correction, in float32: exact up
+        to 2^24 (|ŷ| ≤ 16384), and the networks clamp their inputs far below that."""
         y_hat = symbols.double().cpu() * 2.0**MEAN_BITS + mean
-        support = torch.cat([mean_support, y_hat * 2.0 ** (ACTIVATION_BITS - MEAN_BITS)], dim=1)
-        y_hat = y_hat + _lookup(self.half_tanh, run(self.lrp[i], support))
-        return y_hat * 2.0 ** (ACTIVATION_BITS - MEAN_BITS)
+        scaled = (y_hat * 2.0 ** (ACTIVATION_BITS - MEAN_BITS)).clamp(-ACTIVATION_LIMIT, ACTIVATION_LIMIT).float()
+        y_hat = y_hat + _lookup(self.half_tanh, run(self.lrp[i], torch.cat([mean_support, scaled], dim=1)))
+        return (y_hat * 2.0 ** (ACTIVATION_BITS - MEAN_BITS)).float()
