@@ -18,9 +18,9 @@ from conftest import kodak_image, tiny_model
 def _reference_integer_conv(layer, x: np.ndarray) -> np.ndarray:
     """The same layer in Python integers (numpy int64 and object arithmetic): exact by definition."""
     k = layer.kernel
-    taps = layer.taps.numpy().astype(np.int64)
-    bias = layer.bias.numpy().astype(np.int64)[:, 0]
     _, channels, height, width = x.shape
+    taps = layer.weight.numpy().astype(np.int64).reshape(-1, channels, k * k).transpose(2, 0, 1)
+    bias = layer.bias.numpy().astype(np.int64)[:, 0]
     padded = np.pad(x.astype(np.int64), ((0, 0), (0, 0), (k // 2, k // 2), (k // 2, k // 2)))
     acc = np.zeros((taps.shape[1], height * width), dtype=object) + bias[:, None].astype(object)
     for tap in range(k * k):
@@ -36,7 +36,7 @@ def test_an_integer_conv_is_exact_at_the_largest_activations():
     torch.manual_seed(0)
     conv = nn.Conv2d(40, 6, 3, padding=1)
     layer = integer_conv(conv)
-    assert layer.taps.abs().max() < 2**WEIGHT_BITS
+    assert layer.weight.abs().max() < 2**WEIGHT_BITS
     x = torch.randint(-int(ACTIVATION_LIMIT), int(ACTIVATION_LIMIT) + 1, (1, 40, 5, 7)).double()
     assert np.array_equal(layer(x).numpy(), _reference_integer_conv(layer, x.numpy()))
 
@@ -131,6 +131,7 @@ def test_bands_give_the_whole_tensor_result(monkeypatch):
     network = integer_network(float_net)
     x = torch.round(torch.randn(1, 6, 23, 9).double() * 3000)
     whole = run(network, x)
+    monkeypatch.setattr(exact, "BAND_BYTES", 0)
     for rows in (1, 2, 5):
-        monkeypatch.setattr(exact, "BAND_ROWS", rows)
+        monkeypatch.setattr(exact, "MIN_BAND_ROWS", rows)
         assert torch.equal(run(network, x), whole)

@@ -14,8 +14,8 @@ value on this path is an integer:
   exact, so the conversion itself is the same everywhere), biases integers below 2⁵⁰;
 - products and sums are therefore integers below 2⁵³, and float64 holds them exactly: a float64
   matmul gives the same result in any summation order, with or without fused multiply-add, on
-  any BLAS or GPU. Convolutions run as one matmul per kernel tap on shifted copies of the input
-  (no Winograd or FFT kernels, and memory stays at one copy of the input);
+  any BLAS or GPU. Convolutions run as im2col and one matmul (no Winograd or FFT algorithm),
+  band by band over rows so that memory stays bounded;
 - rescaling multiplies by a power of two and rounds with floor(x + ½): exact;
 - GELU and ½·tanh are lookup tables from licodec/data/format_tables.npz;
 - the z inverse gains per quality step are integers stored in the weights file (`coder.*`).
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -48,7 +49,7 @@ QUALITY_STEPS = 32  # quality steps of 1/32, as the container stores them
 class IntegerConv:
     """One conv layer of an integer network, and what follows it."""
 
-    taps: Tensor  # [k·k, out, in] integers (float64)
+    weight: Tensor  # [out, in·k·k] integers (float64), in F.unfold's order
     bias: Tensor  # [out, 1] integers, in units of 2^-(ACTIVATION_BITS + exponent)
     kernel: int
     rescale: float  # 2^-(exponent + ACTIVATION_BITS − output bits): back to the output grid
@@ -57,14 +58,10 @@ class IntegerConv:
 
     def __call__(self, x: Tensor) -> Tensor:
         batch, _, height, width = x.shape
-        pad = self.kernel // 2
-        padded = F.pad(x, (pad, pad, pad, pad))
-        acc = self.bias.expand(-1, height * width).clone()
-        for tap, weight in enumerate(self.taps):
-            dy, dx = divmod(tap, self.kernel)
-            window = padded[:, :, dy : dy + height, dx : dx + width].reshape(batch, -1, height * width)
-            acc = acc + torch.matmul(weight, window)
-        out = torch.floor(acc * self.rescale + 0.5).clamp_(-ACTIVATION_LIMIT, ACTIVATION_LIMIT)
+        # im2col (a copy, no arithmetic) and one matmul: no Winograd or FFT algorithm can be picked.
+        columns = F.unfold(x, self.kernel, padding=self.kernel // 2)
+        acc = torch.matmul(self.weight, columns).add_(self.bias)
+        out = acc.mul_(self.rescale).add_(0.5).floor_().clamp_(-ACTIVATION_LIMIT, ACTIVATION_LIMIT)
         out = out.view(batch, -1, height, width)
         if self.shuffle > 1:
             out = F.pixel_shuffle(out, self.shuffle)
@@ -82,12 +79,10 @@ def integer_conv(conv: nn.Conv2d, output_bits: int = ACTIVATION_BITS, shuffle: i
     fan_in = weight[0].numel()
     if fan_in * ACTIVATION_LIMIT * 2.0**WEIGHT_BITS + 2.0**BIAS_BITS >= EXACT_LIMIT:
         raise ValueError(f"a conv with fan-in {fan_in} cannot be exact in float64")
-    out_ch, in_ch, kernel, _ = weight.shape
-    taps = torch.round(torch.ldexp(weight, torch.tensor(exponent)))
-    taps = taps.permute(2, 3, 0, 1).reshape(kernel * kernel, out_ch, in_ch).contiguous()
+    weight_int = torch.round(torch.ldexp(weight, torch.tensor(exponent))).reshape(weight.shape[0], -1)
     bias = torch.round(torch.ldexp(bias, torch.tensor(exponent + ACTIVATION_BITS)))[:, None]
     rescale = 2.0 ** -(exponent + ACTIVATION_BITS - output_bits)
-    return IntegerConv(taps, bias, kernel, rescale, shuffle, gelu)
+    return IntegerConv(weight_int.contiguous(), bias, weight.shape[-1], rescale, shuffle, gelu)
 
 
 def _binary_exponent(values: Tensor) -> int:
@@ -96,6 +91,7 @@ def _binary_exponent(values: Tensor) -> int:
     return math.frexp(largest)[1]
 
 
+@lru_cache(maxsize=None)
 def _table(name: str) -> Tensor:
     return torch.from_numpy(format_tables.load()[name]).double()
 
@@ -127,7 +123,18 @@ def integer_network(sequential: nn.Sequential, output_bits: int = ACTIVATION_BIT
                          layer["shuffle"], layer["gelu"]) for i, layer in enumerate(layers)]
 
 
-BAND_ROWS = 64  # output rows per band: the networks' memory stays bounded on large images
+# Networks run band by band over rows, each band's im2col matrix within BAND_BYTES (a Kodak
+# image is one band), so that memory stays bounded on large images.
+BAND_BYTES = 128 << 20
+MIN_BAND_ROWS = 16
+
+
+def _band_rows(network: list[IntegerConv], width: int) -> int:
+    row_bytes, scale = 0, 1
+    for layer in network:
+        row_bytes = max(row_bytes, layer.weight.shape[1] * width * scale * 8)
+        scale *= layer.shuffle
+    return max(MIN_BAND_ROWS, BAND_BYTES // max(row_bytes, 1))
 
 
 def run(network: list[IntegerConv], x: Tensor) -> Tensor:
@@ -138,10 +145,10 @@ def run(network: list[IntegerConv], x: Tensor) -> Tensor:
     x = x.clamp(-ACTIVATION_LIMIT, ACTIVATION_LIMIT)
     halo = sum(layer.kernel // 2 for layer in network)
     scale = math.prod(layer.shuffle for layer in network)
-    height = x.shape[-2]
+    height, rows = x.shape[-2], _band_rows(network, x.shape[-1])
     out: Tensor | None = None
-    for r0 in range(0, height, BAND_ROWS):
-        r1 = min(r0 + BAND_ROWS, height)
+    for r0 in range(0, height, rows):
+        r1 = min(r0 + rows, height)
         a0, a1 = max(r0 - halo, 0), min(r1 + halo, height)
         band = x[..., a0:a1, :].double()
         for layer in network:
