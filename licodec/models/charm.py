@@ -287,7 +287,7 @@ class ChARMLatentCodec(nn.Module):
         return self._inverse_gained(decoded, q), digest
 
     def _inverse_gained(self, decoded: list[Tensor], quality: Tensor) -> Tensor:
-        """What g_s receives: ŷ (held × 2^10) in real units, times the inverse gain, in float32."""
+        """What g_s receives: ŷ (held × 2^10) in real units, times the inverse gain (the model's dtype)."""
         y_hat = torch.cat(decoded, dim=1).to(self.scale_boundaries.device).float() * 2.0**-ACTIVATION_BITS
         return y_hat * self.y_gain.inverse(quality)
 
