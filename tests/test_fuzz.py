@@ -73,3 +73,10 @@ def test_a_stream_ending_in_a_zero_word_is_refused(valid):
     damaged = valid[: offset + length - 4] + b"\0\0\0\0" + valid[offset + length :]
     with pytest.raises(licodec.LicodecError, match="invalid rANS stream"):
         licodec.decode(with_fixed_crc(damaged))
+
+
+def test_a_quality_beyond_the_models_levels_is_refused(valid):
+    """Found by the long fuzz run: quality bytes 225..255 (q > 8) passed the container."""
+    damaged = bytearray(valid)
+    damaged[9] = 240
+    assert check(with_fixed_crc(bytes(damaged)), licodec.decode) == "refused"

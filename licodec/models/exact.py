@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from licodec import format_tables
+from licodec.errors import LicodecError
 from licodec.format_tables import ACTIVATION_BITS, LOOKUP_REACH, MEAN_BITS
 
 WEIGHT_BITS = 15
@@ -189,6 +190,9 @@ class ExactEntropyParameters:
 
     def side(self, z_symbols: Tensor, quality: float) -> tuple[Tensor, Tensor]:
         step = int(round((quality - 1) * QUALITY_STEPS))
+        if not 0 <= step < len(self.z_inverse_gain):  # a damaged file's quality byte
+            levels = 1 + (len(self.z_inverse_gain) - 1) // QUALITY_STEPS
+            raise LicodecError(f"corrupt file: quality {quality:g} is outside this model's 1..{levels}")
         gain = self.z_inverse_gain[step].view(1, -1, 1, 1)
         z_hat = z_symbols.double().cpu().clamp(-Z_SYMBOL_LIMIT, Z_SYMBOL_LIMIT) * 2.0**ACTIVATION_BITS + self.medians
         z_hat = torch.floor(z_hat * gain * 2.0**-GAIN_BITS + 0.5)  # below 2^51: exact in float64
