@@ -89,17 +89,21 @@ def main() -> None:
     valid.append(api.encode(with_sections(image), quality=4, model=args.model))
     counts = {"decoded": 0, "refused": 0}
     slowest, failures, began = 0.0, 0, time.monotonic()
-    while time.monotonic() - began < 60 * args.minutes:
-        data = mutate(valid[int(rng.integers(len(valid)))], rng)
-        started = time.monotonic()
-        try:
-            counts[check(data, lambda d: api.decode(d, model=args.model))] += 1
-        except Exception as e:  # noqa: BLE001 — the point: anything but LicodecError is a failure
-            failures += 1
-            print(f"FAILURE {type(e).__name__}: {e} on {data[:32].hex()}…", flush=True)
-        slowest = max(slowest, time.monotonic() - started)
+    interrupted = ""
+    try:
+        while time.monotonic() - began < 60 * args.minutes:
+            data = mutate(valid[int(rng.integers(len(valid)))], rng)
+            started = time.monotonic()
+            try:
+                counts[check(data, lambda d: api.decode(d, model=args.model))] += 1
+            except Exception as e:  # noqa: BLE001 — the point: anything but LicodecError is a failure
+                failures += 1
+                print(f"FAILURE {type(e).__name__}: {e} on {data[:32].hex()}…", flush=True)
+            slowest = max(slowest, time.monotonic() - started)
+    except KeyboardInterrupt:  # a run stopped early still reports what it tried
+        interrupted = " (interrupted)"
     tried = sum(counts.values()) + failures
-    print(f"{tried} inputs in {time.monotonic() - began:.0f} s: {counts['decoded']} decoded, "
+    print(f"{tried} inputs in {time.monotonic() - began:.0f} s{interrupted}: {counts['decoded']} decoded, "
           f"{counts['refused']} refused, {failures} failures; slowest {slowest:.2f} s")
 
 
