@@ -3,6 +3,7 @@ import pytest
 
 from licodec import container
 from licodec.errors import LicodecError
+from licodec.fuzz import with_fixed_crc
 
 HEADER = container.Header(model_id=b"\x01\x02\x03\x04", quality=3.5, width=768, height=512)
 STREAM = bytes(range(256)) * 40  # 10240 bytes, whole words
@@ -36,15 +37,7 @@ def test_alpha_and_colour_layout_must_agree():
     data = bytearray(container.pack(container.Header(b"abcd", 2.0, 30, 20, "RGBA", extras=EXTRAS), b"", 0))
     data[4] = 0  # says RGB, holds alpha
     with pytest.raises(LicodecError, match="disagree"):
-        container.unpack(_with_crc(bytes(data)))
-
-
-def _with_crc(body_and_crc: bytes) -> bytes:
-    import struct
-    import zlib
-
-    body = body_and_crc[:-4]
-    return body + struct.pack("<I", zlib.crc32(body))
+        container.unpack(with_fixed_crc(bytes(data)))
 
 
 @pytest.mark.parametrize("sections, message", [
@@ -54,13 +47,9 @@ def _with_crc(body_and_crc: bytes) -> bytes:
     (b"\x05\x02\x01a", "sections end early"),
 ])
 def test_damaged_sections_are_clean_errors_even_with_a_valid_crc(sections, message):
-    import struct
-    import zlib
-
     head = container.pack(container.Header(b"abcd", 2.0, 30, 20), b"", 0)[:-7]  # up to the stream's end
-    body = head + sections + b"\0\0"
     with pytest.raises(LicodecError, match=message):
-        container.unpack(body + struct.pack("<I", zlib.crc32(body)))
+        container.unpack(with_fixed_crc(head + sections + b"\0\0" + b"\0" * 4))
 
 
 def test_greyscale_and_fractional_quality():
