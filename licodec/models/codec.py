@@ -140,5 +140,5 @@ class LicModel(nn.Module):
                 cols = slice(c0 * LATENT_STRIDE, min(c1 * LATENT_STRIDE, width))
                 top, left = (r0 - a0) * LATENT_STRIDE, (c0 - b0) * LATENT_STRIDE
                 block = x_hat[..., top : top + rows.stop - rows.start, left : left + cols.stop - cols.start]
-                pixels[rows, cols] = tensor_to_rgb(block.clamp(0, 1))
+                pixels[rows, cols] = tensor_to_rgb(block.nan_to_num(0.0).clamp(0, 1))  # NaN: a damaged file
         return pixels
