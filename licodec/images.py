@@ -113,7 +113,8 @@ def _upright(image: Image.Image) -> Image.Image:
 
 def _metadata(image: Image.Image) -> tuple[bytes | None, bytes | None]:
     """The ICC profile and EXIF to keep (orientation removed: the pixels are upright already)."""
-    exif = image.getexif()
+    exif = Image.Exif()  # a copy: the caller's image (and its cached EXIF) stays as it was
+    exif.load(image.getexif().tobytes())
     exif.pop(0x0112, None)
     if image.info.get("xmp") or image.info.get("XML:com.adobe.xmp"):
         warnings.warn("not kept in .lic files: XMP metadata", LicodecWarning, stacklevel=3)

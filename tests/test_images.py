@@ -87,6 +87,16 @@ def test_icc_profile_and_exif_are_kept_and_restored(tiny_weights, photo, tmp_pat
     assert "ICC profile" in run("info", tmp_path / "t.lic").output
 
 
+def test_the_callers_image_keeps_its_exif(tiny_weights, photo):
+    image = Image.open(photo)
+    exif = Image.Exif()
+    exif[0x010F] = "Licodec Camera"
+    exif[0x0112] = 1
+    image.info["exif"] = exif.tobytes()
+    licodec.encode(image)
+    assert image.getexif().get(0x0112) == 1 and image.getexif()[0x010F] == "Licodec Camera"
+
+
 def test_strip_leaves_metadata_out(tiny_weights, photo, tmp_path):
     _tagged(photo, tmp_path / "tagged.png", b"a profile")
     assert run("encode", "--strip", tmp_path / "tagged.png", "-o", tmp_path / "s.lic").exit_code == 0
