@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from licodec import format_tables
+from licodec.container import QUALITY_STEPS  # the z gain table has one row per coded quality step
 from licodec.errors import LicodecError
 from licodec.format_tables import ACTIVATION_BITS, LOOKUP_REACH, MEAN_BITS
 
@@ -43,7 +44,6 @@ ACTIVATION_LIMIT = 2.0**20
 EXACT_LIMIT = 2.0**53  # float64 holds every integer below this
 Z_SYMBOL_LIMIT = 2**15  # the integer path clamps z symbols here (larger ones never occur in practice)
 GAIN_BITS = 16  # z inverse gains are multiples of 2^-16
-QUALITY_STEPS = 32  # quality steps of 1/32, as the container stores them
 
 
 @dataclass(frozen=True)
