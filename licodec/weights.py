@@ -103,8 +103,12 @@ def save_weights(model: "LicModel", path: str | Path, name: str, provenance: dic
     """Write a weights file atomically; returns its content hash."""
     from safetensors.torch import save_file
 
+    import copy
+
     import torch
 
+    if any(p.device.type != "cpu" for p in model.parameters()):  # the coder's tables are CPU code
+        model = copy.deepcopy(model).cpu()
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     model.latent_codec.refresh_tables()  # the tables of these weights, not of earlier ones
     state.update({k: torch.from_numpy(v) for k, v in model.latent_codec.coder_tensors().items()})

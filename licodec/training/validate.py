@@ -49,7 +49,7 @@ def _validate(model: LicModel, images: list[Tensor], qualities) -> dict[str, dic
         bpps, psnrs = [], []
         for x in images:
             h, w = x.shape[-2:]
-            out = model(pad_image(x), torch.tensor([float(q)]))
+            out = model(pad_image(x), torch.tensor([float(q)], device=x.device))
             x_hat = out["x_hat"][..., :h, :w].clamp(0, 1)
             mse = torch.mean((torch.round(x_hat * 255) - x * 255) ** 2)
             psnrs.append(float(10 * torch.log10(255**2 / mse.clamp(min=1e-10))))

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Student training on one lent GPU (~25 min lease), resumed from the shipped student weights.
+#   scripts/gpu_train.sh start MINUTES   install carried wheels, probe speed, start the daemon
+#   scripts/gpu_train.sh collect SECONDS wait (at most SECONDS, or until the daemon ends), copy
+#                                        weights and log to $OUT
+# Needs data-local/train (a copy of ../shared/data/train) and .whl (constriction, pytorch-msssim).
+set -euo pipefail
+RUN=/tmp/gpu-student
+BATCH=${BATCH:-16}
+COMMON=(--arch student --data data-local/train --holdout 24 --patch 256 --batch "$BATCH"
+        --device cuda --threads 4)
+
+install() {
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target /tmp/site .whl/*.whl
+}
+
+start() {
+    local minutes=$1
+    nvidia-smi --query-gpu=name,memory.total --format=csv
+    rm -rf /tmp/probe
+    # The probe runs every path the daemon will (steps, validation, export) and times a step.
+    python3 -m licodec train "${COMMON[@]}" --init weights/student.safetensors --out /tmp/probe \
+        --steps 120 --log-every 20 --val-every 0 --val-images 4
+    local per_step
+    per_step=$(python3 - <<'PY'
+import json
+rows = [json.loads(l) for l in open("/tmp/probe/log.jsonl") if "seconds" in l]
+a, b = rows[1], rows[-2]  # past the first (warm-up) records, before the final validation
+print((b["seconds"] - a["seconds"]) / (b["step"] - a["step"]))
+PY
+)
+    # 92 % of what fits: validations and exports also take time; lr ÷10 at 85 % of --steps.
+    local steps
+    steps=$(python3 -c "print(int(0.92 * $minutes * 60 / $per_step))")
+    echo "probe: ${per_step} s/step -> --steps ${steps} in ${minutes} min"
+    rm -rf "$RUN"
+    setsid nohup python3 -m licodec train "${COMMON[@]}" --init weights/student.safetensors \
+        --out "$RUN" --steps "$steps" --minutes "$minutes" --val-every 2000 --log-every 50 \
+        --checkpoint-minutes 3 > /tmp/gpu-student.out 2>&1 < /dev/null &
+    sleep 60
+    tail -c 1500 /tmp/gpu-student.out; tail -n 2 "$RUN/log.jsonl" || true
+}
+
+collect() {
+    local waited=0
+    while [ "$waited" -lt "$1" ] && pgrep -f "out $RUN" > /dev/null; do sleep 10; waited=$((waited + 10)); done
+    tail -c 1500 /tmp/gpu-student.out; tail -n 2 "$RUN/log.jsonl" || true
+    mkdir -p "$OUT/run"
+    cp "$RUN/log.jsonl" "$RUN/weights.safetensors" /tmp/gpu-student.out "$OUT/run/" 2>/dev/null || true
+    ls -la "$OUT/run"
+}
+
+export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
+[ -d /tmp/site/constriction ] || install
+"$1" "${@:2}"
