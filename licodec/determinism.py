@@ -37,16 +37,18 @@ class Variation:
     onednn: bool = True
     channels_last: bool = True  # g_a and g_s layout (for_inference's default)
     float64: bool = False  # g_a, g_s and h_a in float64
+    bfloat16: bool = False  # g_a and g_s under bfloat16 autocast (licodec.precision)
     device: str = "cpu"
 
     def __str__(self) -> str:
         parts = [f"{self.threads} thread{'s' * (self.threads > 1)}", "oneDNN" if self.onednn else "no oneDNN",
-                 "channels-last" if self.channels_last else "contiguous", "float64" if self.float64 else "float32"]
+                 "channels-last" if self.channels_last else "contiguous", "float64" if self.float64 else "bfloat16" if self.bfloat16 else "float32"]
         return ", ".join(parts + ([self.device] if self.device != "cpu" else []))
 
     def model(self, info: WeightsInfo) -> LicModel:
         """The weights loaded afresh (as on another machine), in this variation's layout and dtype."""
         model = load_model(info)
+        model.bfloat16_transforms = self.bfloat16
         if not self.channels_last:
             model.g_a.to(memory_format=torch.contiguous_format)
             model.g_s.to(memory_format=torch.contiguous_format)
@@ -77,6 +79,7 @@ def variations() -> list[Variation]:
         Variation(channels_last=False, float64=True),
         Variation(threads=1, channels_last=False),
         Variation(onednn=False, float64=True),
+        Variation(threads=1, bfloat16=True),
     ]
     if torch.cuda.is_available():
         found += [Variation(device="cuda"), Variation(device="cuda", float64=True)]

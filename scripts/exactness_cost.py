@@ -30,28 +30,39 @@ def measure(model, rgb: np.ndarray, quality: float, exact: bool) -> tuple[float,
     return 8 * len(compressed.data) / (height * width), psnr(rgb, decoded)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def compare(images: list[np.ndarray], qualities: list[float], measure, labels: tuple[str, str]) -> float:
+    """Print a markdown table of mean (bpp, PSNR) per quality for two variants of the coder,
+    `measure(rgb, quality, first: bool)`, and return the first's BD-rate against the second."""
+    rows: dict[bool, list] = {True: [], False: []}
+    first, second = labels
+    print(f"| quality | bpp {first} | bpp {second} | rate change | PSNR {first} | PSNR {second} |")
+    print("|---|---|---|---|---|---|")
+    with torch.no_grad():
+        for quality in qualities:
+            for variant in (True, False):
+                rows[variant].append(np.mean([measure(rgb, quality, variant) for rgb in images], axis=0))
+            (bpp_a, psnr_a), (bpp_b, psnr_b) = rows[True][-1], rows[False][-1]
+            print(f"| {quality:g} | {bpp_a:.4f} | {bpp_b:.4f} | {100 * (bpp_a / bpp_b - 1):+.2f} % | "
+                  f"{psnr_a:.3f} | {psnr_b:.3f} |", flush=True)
+    a, b = np.array(rows[True]), np.array(rows[False])
+    return bd_rate(b[:, 0], b[:, 1], a[:, 0], a[:, 1], method="akima")
+
+
+def arguments(description: str) -> tuple[argparse.Namespace, list[np.ndarray], list[float]]:
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("images")
     parser.add_argument("--model", default="student")
     parser.add_argument("--quality", type=float, action="append", default=[])
     args = parser.parse_args()
     torch.set_num_threads(2)
-    model = load_model(resolve(args.model))
-    qualities = args.quality or [float(q) for q in range(1, 9)]
     images = [np.asarray(Image.open(p).convert("RGB")) for p in list_images(args.images)]
-    rows = {True: [], False: []}
-    print("| quality | bpp exact | bpp float | rate change | PSNR exact | PSNR float |")
-    print("|---|---|---|---|---|---|")
-    with torch.no_grad():
-        for quality in qualities:
-            for exact in (True, False):
-                rows[exact].append(np.mean([measure(model, rgb, quality, exact) for rgb in images], axis=0))
-            (bpp_e, psnr_e), (bpp_f, psnr_f) = rows[True][-1], rows[False][-1]
-            print(f"| {quality:g} | {bpp_e:.4f} | {bpp_f:.4f} | {100 * (bpp_e / bpp_f - 1):+.2f} % | "
-                  f"{psnr_e:.3f} | {psnr_f:.3f} |", flush=True)
-    exact, reference = np.array(rows[True]), np.array(rows[False])
-    bd = bd_rate(reference[:, 0], reference[:, 1], exact[:, 0], exact[:, 1], method="akima")
+    return args, images, args.quality or [float(q) for q in range(1, 9)]
+
+
+def main() -> None:
+    args, images, qualities = arguments(__doc__.split("\n\n")[0])
+    model = load_model(resolve(args.model))
+    bd = compare(images, qualities, lambda rgb, q, exact: measure(model, rgb, q, exact), ("exact", "float"))
     print(f"\nBD-rate of the exact path against the float path ({len(images)} images): {bd:+.2f} %")
 
 

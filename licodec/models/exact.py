@@ -14,8 +14,8 @@ value on this path is an integer:
   exact, so the conversion itself is the same everywhere), biases integers below 2⁵⁰;
 - products and sums are therefore integers below 2⁵³, and float64 holds them exactly: a float64
   matmul gives the same result in any summation order, with or without fused multiply-add, on
-  any BLAS or GPU. Convolutions run as im2col and one matmul (no Winograd or FFT algorithm),
-  band by band over rows so that memory stays bounded;
+  any BLAS or GPU. Convolutions run as one matmul per kernel tap on shifted views of the input
+  (no Winograd or FFT algorithm), band by band over rows so that memory stays bounded;
 - rescaling multiplies by a power of two and rounds with floor(x + ½): exact;
 - GELU and ½·tanh are lookup tables from licodec/data/format_tables.npz;
 - the z inverse gains per quality step are integers stored in the weights file (`coder.*`).
@@ -56,17 +56,34 @@ class IntegerConv:
     rescale: float  # 2^-(exponent + ACTIVATION_BITS − output bits): back to the output grid
     shuffle: int  # pixel-shuffle factor after the conv (1: none)
     gelu: bool
+    taps: Tensor  # [k·k, in, out]: the weight of each kernel position (tap), for _accumulate
 
     def __call__(self, x: Tensor) -> Tensor:
-        batch, _, height, width = x.shape
-        # im2col (a copy, no arithmetic) and one matmul: no Winograd or FFT algorithm can be picked.
-        columns = F.unfold(x, self.kernel, padding=self.kernel // 2)
-        acc = torch.matmul(self.weight, columns).add_(self.bias)
+        acc = torch.stack([self._accumulate(image) for image in x])
         out = acc.mul_(self.rescale).add_(0.5).floor_().clamp_(-ACTIVATION_LIMIT, ACTIVATION_LIMIT)
-        out = out.view(batch, -1, height, width)
         if self.shuffle > 1:
             out = F.pixel_shuffle(out, self.shuffle)
         return _lookup_gelu(out) if self.gelu else out
+
+    def _accumulate(self, image: Tensor) -> Tensor:
+        """[in, H, W] → [out, H, W]: bias + Σ over the taps of the shifted input × the tap's weight.
+
+        The zero-padded image, channels last, flattened to rows: tap (dy, dx) reads the rows from
+        dy·W' + dx on (W' the padded width), a view, so each tap is one matmul without im2col's
+        copy (as fast again here). Only exact products and sums: no Winograd or FFT algorithm
+        can be picked. Rows that fall in the padding columns are computed and dropped."""
+        pad = self.kernel // 2
+        channels, height, width = image.shape
+        padded_width = width + 2 * pad
+        rows = F.pad(image, (pad, pad, pad, pad)).permute(1, 2, 0).reshape(-1, channels)
+        count = height * padded_width - 2 * pad  # the last output row needs no padding columns
+        acc = self.bias.view(1, -1).expand(count, -1).clone()
+        for tap in range(self.kernel * self.kernel):
+            dy, dx = divmod(tap, self.kernel)
+            start = dy * padded_width + dx
+            acc.addmm_(rows[start : start + count], self.taps[tap])
+        acc = F.pad(acc, (0, 0, 0, 2 * pad))
+        return acc.view(height, padded_width, -1)[:, :width].permute(2, 0, 1)
 
 
 def integer_conv(conv: nn.Conv2d, output_bits: int = ACTIVATION_BITS, shuffle: int = 1,
@@ -83,7 +100,9 @@ def integer_conv(conv: nn.Conv2d, output_bits: int = ACTIVATION_BITS, shuffle: i
     weight_int = torch.round(torch.ldexp(weight, torch.tensor(exponent))).reshape(weight.shape[0], -1)
     bias = torch.round(torch.ldexp(bias, torch.tensor(exponent + ACTIVATION_BITS)))[:, None]
     rescale = 2.0 ** -(exponent + ACTIVATION_BITS - output_bits)
-    return IntegerConv(weight_int.contiguous(), bias, weight.shape[-1], rescale, shuffle, gelu)
+    kernel = weight.shape[-1]
+    taps = weight_int.view(weight.shape[0], -1, kernel * kernel).permute(2, 1, 0).contiguous()
+    return IntegerConv(weight_int.contiguous(), bias, kernel, rescale, shuffle, gelu, taps)
 
 
 def _binary_exponent(values: Tensor) -> int:
@@ -124,8 +143,8 @@ def integer_network(sequential: nn.Sequential, output_bits: int = ACTIVATION_BIT
                          layer["shuffle"], layer["gelu"]) for i, layer in enumerate(layers)]
 
 
-# Networks run band by band over rows, each band's im2col matrix within BAND_BYTES (a Kodak
-# image is one band), so that memory stays bounded on large images.
+# Networks run band by band over rows, each layer's input and accumulator (float64) within
+# BAND_BYTES (a Kodak image is one band), so that memory stays bounded on large images.
 BAND_BYTES = 128 << 20
 MIN_BAND_ROWS = 16
 
@@ -133,7 +152,8 @@ MIN_BAND_ROWS = 16
 def _band_rows(network: list[IntegerConv], width: int) -> int:
     row_bytes, scale = 0, 1
     for layer in network:
-        row_bytes = max(row_bytes, layer.weight.shape[1] * width * scale * 8)
+        channels = layer.weight.shape[1] // layer.kernel**2 + layer.weight.shape[0]
+        row_bytes = max(row_bytes, channels * width * scale * 8)
         scale *= layer.shuffle
     return max(MIN_BAND_ROWS, BAND_BYTES // max(row_bytes, 1))
 
