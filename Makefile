@@ -62,10 +62,14 @@ eval-wikipedia: $(TEST_VENV)/.installed
 	$(TEST_VENV)/bin/licodec eval $(SHARED)/data/wikipedia-photos --model student --baselines jpeg,webp,avif,jxl \
 		--reference avif -j 2 -o results/wikipedia
 
-# Speed, size and memory: ours, the FEDS paper sizes, CompressAI's architectures, the baselines.
-bench: $(TEST_VENV)/.installed
+# Speed, size and memory: ours, the FEDS paper sizes, CompressAI's architectures, the baselines;
+# then the student on a 12-megapixel upscale of the same image. Cold starts (and their memory)
+# run the user's install (.venv, CPU torch), not the test venv's larger torch build.
+bench: $(TEST_VENV)/.installed $(VENV)/.installed
 	rm -f results/bench/COMMAND
-	$(TEST_VENV)/bin/licodec bench --image $(IMAGE) -o results/bench
+	$(TEST_VENV)/bin/licodec bench --image $(IMAGE) --cli-python $(VENV)/bin/python -o results/bench
+	$(TEST_VENV)/bin/licodec bench --image $(IMAGE) --model student --sizes 4000x3000 --threads 2 --repeats 1 \
+		--baselines '' --compressai '' --cli-python $(VENV)/bin/python -o results/bench-12mp
 	$(MAKE) readme
 
 # Every Kodak image × q 1..8 encoded under one set of kernels (threads, oneDNN, layout, float64,

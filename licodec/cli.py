@@ -334,9 +334,12 @@ def evaluate(dataset: str, models: tuple[str, ...], quality: str, baselines: str
 @click.option("--compressai", "compressai_models", default="mbt2018-mean,cheng2020-anchor,elic2022-chandelier",
               show_default=True, help="CompressAI architectures to time (random weights); '' for none")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--cli-python", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="the Python whose `licodec` and `import torch` cold starts are timed (default: this one), "
+                   "e.g. the user install's .venv/bin/python")
 @click.option("-o", "--output", type=click.Path(file_okay=False), default=None, help="write bench.json and bench.md here")
 def bench(models: tuple[str, ...], image: str, sizes: str, threads: str, quality: float, repeats: int,
-          baselines: str, compressai_models: str, device: str, output: str | None) -> None:
+          baselines: str, compressai_models: str, device: str, cli_python: str | None, output: str | None) -> None:
     """Parameters, MACs, encode/decode time split, peak memory and cold start; ratios last."""
     import json as json_module
 
@@ -349,7 +352,7 @@ def bench(models: tuple[str, ...], image: str, sizes: str, threads: str, quality
         raise LicodecError("--sizes takes WxH,WxH and --threads a list like 1,2") from None
     results = run_bench(models, Path(image), size_list, thread_list, quality, repeats,
                         tuple(b for b in baselines.split(",") if b), lambda line: click.echo(line, err=True), device,
-                        tuple(m for m in compressai_models.split(",") if m))
+                        tuple(m for m in compressai_models.split(",") if m), cli_python or sys.executable)
     report = markdown(results)
     if output:
         Path(output).mkdir(parents=True, exist_ok=True)

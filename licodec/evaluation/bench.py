@@ -27,9 +27,11 @@ from torch.utils.flop_counter import FlopCounterMode
 from licodec import container, entropy
 from licodec.config import get_config
 from licodec.errors import LicodecError
+from licodec.batch import PNG_COMPRESS_LEVEL
 from licodec.evaluation import codecs
 from licodec.models import LicModel
 from licodec.models.codec import pad_image, rgb_to_tensor
+from licodec.precision import transforms_in_bfloat16
 from licodec.weights import load_model, read_info, resolve, save_weights
 
 # The FEDS paper's parameter counts (Fu et al. 2025, Table 1).
@@ -61,8 +63,12 @@ def parameters(model: torch.nn.Module) -> dict[str, int]:
     return counts
 
 
+MAC_CROP = 512  # convolutions cost the same per pixel at any size: count on a crop, not 12 MP
+
+
 def macs_per_pixel(model: torch.nn.Module, x: torch.Tensor, forward: Callable) -> float:
     """Multiply-accumulates per input pixel of one inference pass (torch.utils.flop_counter)."""
+    x = x[..., :MAC_CROP, :MAC_CROP]
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         forward(model, x)
     return counter.get_total_flops() / 2 / (x.shape[-2] * x.shape[-1])
@@ -129,9 +135,9 @@ def bench_ours(model: LicModel, image: Image.Image, quality: float, repeats: int
             np.array(im.convert("RGB"))
         container.pack(header, compressed.data, compressed.digest)
 
-    def decode_io():  # parse the container, then write the PNG
+    def decode_io():  # parse the container, then write the PNG as `licodec decode` does
         container.unpack(data)
-        Image.fromarray(np.array(image)).save(io.BytesIO(), format="PNG")
+        Image.fromarray(np.array(image)).save(io.BytesIO(), format="PNG", compress_level=PNG_COMPRESS_LEVEL)
 
     encode = _split(lambda: model.compress(x, quality), encode_io, repeats)
     decode = _split(lambda: model.decompress(compressed.data, image.height, image.width, quality), decode_io, repeats)
@@ -181,6 +187,12 @@ def cold_start(command: list[str]) -> dict:
     return {"seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024}
 
 
+def import_torch_start(python: str, repeats: int = 3) -> dict:
+    """What every cold CLI run pays before licodec's own work: `python -c "import torch"` (median)."""
+    runs = sorted((cold_start([python, "-c", "import torch"]) for _ in range(repeats)), key=lambda r: r["seconds"])
+    return runs[len(runs) // 2]
+
+
 def weights_for(name: str, folder: Path) -> Path:
     """Shipped weights, a weights file, or (feds-*) a random-init file at the paper's size."""
     if name in ("student", "teacher") or name.endswith(".safetensors"):
@@ -192,7 +204,7 @@ def weights_for(name: str, folder: Path) -> Path:
 
 
 def bench_model(name: str, image: Image.Image, image_path: Path, quality: float, threads: tuple[int, ...],
-                repeats: int, folder: Path, device: str = "cpu") -> dict:
+                repeats: int, folder: Path, device: str = "cpu", python: str = sys.executable) -> dict:
     weights = weights_for(name, folder)
     model = load_model(read_info(weights)).to(device)
     x = pad_image(rgb_to_tensor(np.array(image))).to(device)
@@ -205,7 +217,7 @@ def bench_model(name: str, image: Image.Image, image_path: Path, quality: float,
         torch.set_num_threads(count)
         result["threads"][str(count)] = bench_ours(model, image, quality, repeats, device)
     lic, png = folder / f"{name}.lic", folder / f"{name}.png"
-    cli = [sys.executable, "-m", "licodec"]
+    cli = [python, "-m", "licodec"]
     result["cli_encode"] = cold_start([*cli, "encode", str(image_path), "-o", str(lic), "-q", f"{quality:g}",
                                        "--model", str(weights), "--device", device, "--force"])
     result["cli_decode"] = cold_start([*cli, "decode", str(lic), "-o", str(png), "--model", str(weights),
@@ -221,12 +233,16 @@ def sized_image(path: Path, size: tuple[int, int]) -> Image.Image:
 
 def run_bench(models: tuple[str, ...], image_path: Path, sizes: list[tuple[int, int]], threads: tuple[int, ...],
               quality: float, repeats: int, baselines: tuple[str, ...], echo: Callable[[str], None],
-              device: str = "cpu", compressai_models: tuple[str, ...] = COMPRESSAI_MODELS) -> dict:
+              device: str = "cpu", compressai_models: tuple[str, ...] = COMPRESSAI_MODELS,
+              python: str = sys.executable) -> dict:
+    """Every measurement, in one process; the cold starts run `python` (the user's install)."""
     unknown = [name for name in compressai_models if name not in COMPRESSAI_MODELS]
     if unknown:  # before any timing, not after the first size's models
         raise LicodecError(f"--compressai {unknown[0]!r}: choose from {', '.join(COMPRESSAI_MODELS)}")
     results: dict = {"image": image_path.name, "quality": quality, "repeats": repeats, "sizes": {}, "device": device,
-                     "torch": torch.__version__, "cpu_count": os.cpu_count()}
+                     "torch": torch.__version__, "cpu_count": os.cpu_count(),
+                     "precision": "bfloat16" if transforms_in_bfloat16() else "float32",
+                     "cli_python": python, "import_torch": import_torch_start(python)}
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:
             image = sized_image(image_path, size)
@@ -236,7 +252,7 @@ def run_bench(models: tuple[str, ...], image_path: Path, sizes: list[tuple[int, 
             for name in models:
                 echo(f"{size[0]}x{size[1]} {name}")
                 entry["models"][name] = bench_model(name, image, sized_path, quality, threads, repeats, Path(tmp),
-                                                     device)
+                                                     device, python)
             torch.set_num_threads(max(threads))
             for name in compressai_models:
                 echo(f"{size[0]}x{size[1]} compressai {name}")
@@ -253,6 +269,15 @@ def run_bench(models: tuple[str, ...], image_path: Path, sizes: list[tuple[int, 
                     entry["baselines"][name] = measured
             results["sizes"][f"{size[0]}x{size[1]}"] = entry
     return results
+
+
+def _summary_line(name: str, m: dict, threads: str, start: dict | None) -> str:
+    """One model's figures that the speed targets name: warm times, cold start, peak memory."""
+    warm = m["threads"][threads]
+    cold = (f"cold CLI over `import torch`: encode {m['cli_encode']['seconds'] - start['seconds']:+.2f} s, "
+            f"decode {m['cli_decode']['seconds'] - start['seconds']:+.2f} s; " if start else "")
+    return (f"- {name}: warm encode {warm['encode']['total']:.3f} s, decode {warm['decode']['total']:.3f} s; {cold}"
+            f"CLI peak RSS encode {m['cli_encode']['peak_rss_mb']:.0f} MB, decode {m['cli_decode']['peak_rss_mb']:.0f} MB")
 
 
 def _ratio_lines(entry: dict, threads: str) -> list[str]:
@@ -281,9 +306,14 @@ def _ratio_lines(entry: dict, threads: str) -> list[str]:
 
 def markdown(results: dict) -> str:
     """Tables per image size; the ratios, the numbers to quote, come last."""
+    start = results.get("import_torch")
     out = [f"Image {results['image']}, quality {results['quality']:g}, median of {results['repeats']} runs after a "
-           f"warm-up; torch {results['torch']}, {results['cpu_count']} CPUs, networks on {results['device']}. Times in seconds: total "
-           "(network / entropy coding / container + PNG I/O).", ""]
+           f"warm-up; torch {results['torch']}, {results['cpu_count']} CPUs, networks on {results['device']}"
+           f" (g_a/g_s in {results.get('precision', 'float32')}). Times in seconds: total "
+           "(network / entropy coding / container + PNG I/O)."
+           + (f" Cold starts run {results['cli_python']}; its `python -c \"import torch\"`: {start['seconds']:.2f} s, "
+              f"{start['peak_rss_mb']:.0f} MB." if start else ""),
+           ""]
     ratios = []
     for size, entry in results["sizes"].items():
         thread_counts = list(next(iter(entry["models"].values()))["threads"]) if entry["models"] else []
@@ -318,4 +348,5 @@ def markdown(results: dict) -> str:
         out.append("")
         if thread_counts:
             ratios += [f"**{size}, {thread_counts[-1]} threads**"] + _ratio_lines(entry, thread_counts[-1])
+            ratios += [_summary_line(name, m, thread_counts[-1], start) for name, m in entry["models"].items()]
     return "\n".join(out + ["### Ratios (same run)", ""] + ratios) + "\n"

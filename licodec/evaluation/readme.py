@@ -50,13 +50,13 @@ def section(results: Path) -> str:
                 "anchors), against AVIF as users run it from Pillow. Files: `results/wikipedia/`.", "",
                 *_command(wikipedia), "![PSNR against bpp on the wikipedia photos](results/wikipedia/rd-psnr.png)",
                 "", *_our_curves(wikipedia), "", (wikipedia / "bd-rate.md").read_text().strip(), ""]
-    bench = results / "bench" / "bench.md"
-    if bench.exists():
-        text = bench.read_text()
-        head, _, ratios = text.partition("### Ratios (same run)")
-        out += ["### Speed, size and memory (`make bench`)", "", "Ratios from one run (the machine is shared "
-                "and noisy; absolute times are in `results/bench/bench.md`):", "", *_command(bench.parent),
-                ratios.strip(), ""]
+    for folder, title in (("bench", "768×512"), ("bench-12mp", "a 12-megapixel photo")):
+        bench = results / folder / "bench.md"
+        if bench.exists():
+            ratios = bench.read_text().partition("### Ratios (same run)")[2]
+            out += [f"### Speed, size and memory: {title} (`make bench`)", "", "Ratios and the student's figures "
+                    f"from one run (the machine is shared and noisy; all times in `results/{folder}/bench.md`):", "",
+                    *_command(bench.parent), ratios.strip(), ""]
     campaign = results / "training" / "student" / "campaign.md"
     if campaign.exists():
         out += ["### The student's training campaign (`python -m licodec.training.curves`)", "",
