@@ -92,6 +92,10 @@ def test_eval_writes_schema_json_tables_and_plots_and_skips_a_missing_encoder(tw
     (out / "licodec-student.json").write_text(first.replace('"content_hash": "', '"content_hash": "0'))
     shutil.rmtree(out / "cache")
     assert rd.seed_cache(codecs.learned("student", (1.0, 4.0, 8.0)), sorted(two_images.iterdir()), out) == 0
+    # Results measured with g_a/g_s in another precision are measured anew too.
+    (out / "licodec-student.json").write_text(first)
+    monkeypatch.setenv("LICODEC_PRECISION", "bfloat16" if '"precision": "float32"' in first else "float32")
+    assert rd.seed_cache(codecs.learned("student", (1.0, 4.0, 8.0)), sorted(two_images.iterdir()), out) == 0
 
 
 def test_eval_errors_are_one_line(two_images, tmp_path, tiny_weights):

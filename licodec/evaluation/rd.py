@@ -58,9 +58,12 @@ def _measure_baseline(name: str, quality: float, image_path: Path) -> dict:
     return measure(baseline(name), quality, image_path)
 
 
-def _tag(codec: Codec) -> str:
-    """Cache key part that changes when a learned codec's weights change."""
-    return codec.meta.get("content_hash", "baseline")[:12]
+def _tag(codec: Codec | None, meta: dict | None = None) -> str:
+    """Cache key part that changes when a learned codec's weights or g_a/g_s precision change
+    (float32 keeps the bare hash, the key of results measured before bfloat16 existed)."""
+    meta = codec.meta if codec is not None else meta or {}
+    precision = "" if meta.get("precision", "float32") == "float32" else f"-{meta['precision']}"
+    return meta.get("content_hash", "baseline")[:12] + precision
 
 
 def run_codec(codec: Codec, images: list[Path], cache: Path, jobs: int = 1) -> list[dict]:
@@ -99,7 +102,7 @@ def seed_cache(codec: Codec, images: list[Path], out: Path) -> int:
     if not (summary.exists() and per_image.exists()):
         return 0
     meta = json.loads(summary.read_text()).get("meta", {})
-    if meta.get("content_hash", "baseline")[:12] != _tag(codec):
+    if _tag(None, meta) != _tag(codec):
         return 0
     by_name = {image.name: image for image in images}
     reused = 0
