@@ -59,11 +59,16 @@ def arguments(description: str) -> tuple[argparse.Namespace, list[np.ndarray], l
     return args, images, args.quality or [float(q) for q in range(1, 9)]
 
 
-def main() -> None:
-    args, images, qualities = arguments(__doc__.split("\n\n")[0])
+def report(doc: str, measure, labels: tuple[str, str], what: str) -> None:
+    """The command line of a comparison script: the table, then the BD-rate of `what`."""
+    args, images, qualities = arguments(doc.split("\n\n")[0])
     model = load_model(resolve(args.model))
-    bd = compare(images, qualities, lambda rgb, q, exact: measure(model, rgb, q, exact), ("exact", "float"))
-    print(f"\nBD-rate of the exact path against the float path ({len(images)} images): {bd:+.2f} %")
+    bd = compare(images, qualities, lambda rgb, q, first: measure(model, rgb, q, first), labels)
+    print(f"\nBD-rate of {what} ({len(images)} images): {bd:+.2f} %")
+
+
+def main() -> None:
+    report(__doc__, measure, ("exact", "float"), "the exact path against the float path")
 
 
 if __name__ == "__main__":

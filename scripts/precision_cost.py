@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from exactness_cost import arguments, compare
+from exactness_cost import report
 from licodec.metrics import psnr
 from licodec.models.codec import rgb_to_tensor
-from licodec.weights import load_model, resolve
 
 
 def measure(model, rgb: np.ndarray, quality: float, bfloat16: bool) -> tuple[float, float]:
@@ -26,10 +25,7 @@ def measure(model, rgb: np.ndarray, quality: float, bfloat16: bool) -> tuple[flo
 
 
 def main() -> None:
-    args, images, qualities = arguments(__doc__.split("\n\n")[0])
-    model = load_model(resolve(args.model))
-    bd = compare(images, qualities, lambda rgb, q, bf16: measure(model, rgb, q, bf16), ("bfloat16", "float32"))
-    print(f"\nBD-rate of bfloat16 g_a/g_s against float32 ({len(images)} images): {bd:+.2f} %")
+    report(__doc__, measure, ("bfloat16", "float32"), "bfloat16 g_a/g_s against float32")
 
 
 if __name__ == "__main__":
