@@ -21,6 +21,11 @@ ENVIRONMENT = "LICODEC_PRECISION"
 CHOICES = ("auto", "float32", "bfloat16")
 
 
+def transform_precision() -> str:
+    """"bfloat16" or "float32": what g_a and g_s run in here (for reports and cache keys)."""
+    return "bfloat16" if transforms_in_bfloat16() else "float32"
+
+
 def transforms_in_bfloat16() -> bool:
     """Whether g_a and g_s run under bfloat16 autocast on the CPU."""
     choice = os.environ.get(ENVIRONMENT, "auto")

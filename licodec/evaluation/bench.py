@@ -25,13 +25,13 @@ from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
 from licodec import container, entropy
+from licodec.batch import PNG_COMPRESS_LEVEL
 from licodec.config import get_config
 from licodec.errors import LicodecError
-from licodec.batch import PNG_COMPRESS_LEVEL
 from licodec.evaluation import codecs
 from licodec.models import LicModel
 from licodec.models.codec import pad_image, rgb_to_tensor
-from licodec.precision import transforms_in_bfloat16
+from licodec.precision import transform_precision
 from licodec.weights import load_model, read_info, resolve, save_weights
 
 # The FEDS paper's parameter counts (Fu et al. 2025, Table 1).
@@ -251,7 +251,7 @@ def run_bench(models: tuple[str, ...], image_path: Path, sizes: list[tuple[int, 
         raise LicodecError(f"--compressai {unknown[0]!r}: choose from {', '.join(COMPRESSAI_MODELS)}")
     results: dict = {"image": image_path.name, "quality": quality, "repeats": repeats, "sizes": {}, "device": device,
                      "torch": torch.__version__, "cpu_count": os.cpu_count(),
-                     "precision": "bfloat16" if transforms_in_bfloat16() else "float32",
+                     "precision": transform_precision(),
                      "cli_python": python, "import_torch": import_torch_start(python)}
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:

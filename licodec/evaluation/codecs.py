@@ -100,7 +100,7 @@ def baseline(name: str) -> Codec:
 def learned(model: str, qualities: tuple[float, ...]) -> Codec:
     """Ours, through the same API as `licodec encode` / `decode`: real .lic bytes."""
     from licodec import api
-    from licodec.precision import transforms_in_bfloat16
+    from licodec.precision import transform_precision
     from licodec.weights import resolve
 
     info = resolve(model)
@@ -112,5 +112,5 @@ def learned(model: str, qualities: tuple[float, ...]) -> Codec:
         lambda data: api.decode(data, model=str(info.path)),
         learned=True,
         meta={"weights": info.path.name, "content_hash": info.content_hash,
-              "precision": "bfloat16" if transforms_in_bfloat16() else "float32"},
+              "precision": transform_precision()},
     )

@@ -58,10 +58,9 @@ def _measure_baseline(name: str, quality: float, image_path: Path) -> dict:
     return measure(baseline(name), quality, image_path)
 
 
-def _tag(codec: Codec | None, meta: dict | None = None) -> str:
-    """Cache key part that changes when a learned codec's weights or g_a/g_s precision change
-    (float32 keeps the bare hash, the key of results measured before bfloat16 existed)."""
-    meta = codec.meta if codec is not None else meta or {}
+def _tag(meta: dict) -> str:
+    """Cache key part (from a codec's meta) that changes when a learned codec's weights or g_a/g_s
+    precision change (float32 keeps the bare hash, the key of results from before bfloat16)."""
     precision = "" if meta.get("precision", "float32") == "float32" else f"-{meta['precision']}"
     return meta.get("content_hash", "baseline")[:12] + precision
 
@@ -72,7 +71,7 @@ def run_codec(codec: Codec, images: list[Path], cache: Path, jobs: int = 1) -> l
     results: dict[Case, dict] = {}
     todo = []
     for case in cases:
-        path = case.cache_path(cache, _tag(codec))
+        path = case.cache_path(cache, _tag(codec.meta))
         if path.exists():
             results[case] = json.loads(path.read_text())
         else:
@@ -84,11 +83,11 @@ def run_codec(codec: Codec, images: list[Path], cache: Path, jobs: int = 1) -> l
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = {case: pool.submit(_measure_baseline, codec.name, case.quality, case.image) for case in todo}
             for case, future in futures.items():
-                results[case] = _store(case, future.result(), cache, _tag(codec))
+                results[case] = _store(case, future.result(), cache, _tag(codec.meta))
                 bar.update()
     else:
         for case in todo:
-            results[case] = _store(case, measure(codec, case.quality, case.image), cache, _tag(codec))
+            results[case] = _store(case, measure(codec, case.quality, case.image), cache, _tag(codec.meta))
             bar.update()
     bar.close()
     return [results[case] for case in cases]
@@ -102,15 +101,15 @@ def seed_cache(codec: Codec, images: list[Path], out: Path) -> int:
     if not (summary.exists() and per_image.exists()):
         return 0
     meta = json.loads(summary.read_text()).get("meta", {})
-    if _tag(None, meta) != _tag(codec):
+    if _tag(meta) != _tag(codec.meta):
         return 0
     by_name = {image.name: image for image in images}
     reused = 0
     for record in json.loads(per_image.read_text()):
         if record["image"] in by_name and record["quality"] in codec.qualities:
             case = Case(codec.name, record["quality"], by_name[record["image"]])
-            if not case.cache_path(out / "cache", _tag(codec)).exists():
-                _store(case, record, out / "cache", _tag(codec))
+            if not case.cache_path(out / "cache", _tag(codec.meta)).exists():
+                _store(case, record, out / "cache", _tag(codec.meta))
                 reused += 1
     return reused
 

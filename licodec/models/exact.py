@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 import torch
@@ -56,7 +56,12 @@ class IntegerConv:
     rescale: float  # 2^-(exponent + ACTIVATION_BITS − output bits): back to the output grid
     shuffle: int  # pixel-shuffle factor after the conv (1: none)
     gelu: bool
-    taps: Tensor  # [k·k, in, out]: the weight of each kernel position (tap), for _accumulate
+
+    @cached_property
+    def taps(self) -> Tensor:
+        """[k·k, in, out]: the weight of each kernel position (tap), as _accumulate reads it."""
+        kernel_area = self.kernel * self.kernel
+        return self.weight.view(self.weight.shape[0], -1, kernel_area).permute(2, 1, 0).contiguous()
 
     def __call__(self, x: Tensor) -> Tensor:
         acc = torch.stack([self._accumulate(image) for image in x])
@@ -100,9 +105,7 @@ def integer_conv(conv: nn.Conv2d, output_bits: int = ACTIVATION_BITS, shuffle: i
     weight_int = torch.round(torch.ldexp(weight, torch.tensor(exponent))).reshape(weight.shape[0], -1)
     bias = torch.round(torch.ldexp(bias, torch.tensor(exponent + ACTIVATION_BITS)))[:, None]
     rescale = 2.0 ** -(exponent + ACTIVATION_BITS - output_bits)
-    kernel = weight.shape[-1]
-    taps = weight_int.view(weight.shape[0], -1, kernel * kernel).permute(2, 1, 0).contiguous()
-    return IntegerConv(weight_int.contiguous(), bias, kernel, rescale, shuffle, gelu, taps)
+    return IntegerConv(weight_int.contiguous(), bias, weight.shape[-1], rescale, shuffle, gelu)
 
 
 def _binary_exponent(values: Tensor) -> int:
@@ -152,7 +155,7 @@ MIN_BAND_ROWS = 16
 def _band_rows(network: list[IntegerConv], width: int) -> int:
     row_bytes, scale = 0, 1
     for layer in network:
-        channels = layer.weight.shape[1] // layer.kernel**2 + layer.weight.shape[0]
+        channels = layer.taps.shape[1] + layer.taps.shape[2]  # input + accumulator
         row_bytes = max(row_bytes, channels * width * scale * 8)
         scale *= layer.shuffle
     return max(MIN_BAND_ROWS, BAND_BYTES // max(row_bytes, 1))
