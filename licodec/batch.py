@@ -205,9 +205,10 @@ def output_format(output: str) -> str:
     return formats[extension]
 
 
-# zlib level 3 instead of Pillow's 6: kodim23 writes in 37 ms instead of 118 ms, 7 % larger
-# (scripts/png_write_speed.py, one run); PNG writing was a third of the decoder's time.
-PNG_COMPRESS_LEVEL = 3
+# zlib level 1 instead of Pillow's 6: kodim23 writes in 27 ms instead of 128 ms (level 3: 40 ms),
+# 11 % larger (level 3: 7 %) (scripts/png_write_speed.py, one run). The PNG is the decoder's
+# output, not an archive: its writing was a fifth of a Kodak decode and 0.9 s of a 12 MP one.
+PNG_COMPRESS_LEVEL = 1
 
 
 # Pillow writers that refuse RGBA/LA (others keep alpha: PNG, WebP, TIFF, AVIF, JPEG XL, ...).

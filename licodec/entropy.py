@@ -105,9 +105,13 @@ def _unzigzag(codes: np.ndarray) -> np.ndarray:
 
 def _grouped(table_index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A stable sort by table: (order, sorted table index, group tables, group boundaries)."""
-    order = np.argsort(table_index, kind="stable")
+    # A stable sort of 16-bit keys is numpy's radix sort: ~10× faster than on int64 here, and
+    # every table set has far fewer than 2^15 tables.
+    small = len(table_index) and -(2**15) <= table_index.min() and table_index.max() < 2**15
+    order = np.argsort(table_index.astype(np.int16) if small else table_index, kind="stable")
     sorted_index = table_index[order]
-    tables, starts = np.unique(sorted_index, return_index=True)
+    starts = np.flatnonzero(np.diff(sorted_index, prepend=sorted_index[:1] - 1))  # already sorted: no np.unique
+    tables = sorted_index[starts]
     bounds = np.append(starts, len(sorted_index))
     return order, sorted_index, tables, bounds
 

@@ -41,6 +41,20 @@ def test_an_integer_conv_is_exact_at_the_largest_activations():
     assert np.array_equal(layer(x).numpy(), _reference_integer_conv(layer, x.numpy()))
 
 
+def test_a_chained_network_equals_its_layers_one_by_one():
+    """Layers that accumulate into the next one's padded input (same kernel) leave exactly what
+    the layers give one at a time; kernels of 3, 3, 1 and 5 take both paths."""
+    torch.manual_seed(4)
+    float_net = nn.Sequential(nn.Conv2d(5, 7, 3, padding=1), nn.GELU(), nn.Conv2d(7, 6, 3, padding=1), nn.GELU(),
+                              nn.Conv2d(6, 4, 1), nn.Conv2d(4, 3, 5, padding=2))
+    network = integer_network(float_net)
+    x = torch.round(torch.randn(1, 5, 9, 13).double() * 5000)
+    one_by_one = x
+    for layer in network:
+        one_by_one = layer(one_by_one)
+    assert torch.equal(run(network, x), one_by_one.float())
+
+
 def test_an_integer_network_follows_its_float_network():
     torch.manual_seed(1)
     float_net = nn.Sequential(nn.Conv2d(8, 16, 3, padding=1), nn.GELU(), nn.Conv2d(16, 4, 3, padding=1))

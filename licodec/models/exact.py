@@ -59,36 +59,80 @@ class IntegerConv:
 
     @cached_property
     def taps(self) -> Tensor:
-        """[k·k, in, out]: the weight of each kernel position (tap), as _accumulate reads it."""
+        """[k·k, in, out]: the weight of each kernel position (tap), as `accumulate` reads it."""
         kernel_area = self.kernel * self.kernel
         return self.weight.view(self.weight.shape[0], -1, kernel_area).permute(2, 1, 0).contiguous()
 
+    @property
+    def pad(self) -> int:
+        return self.kernel // 2
+
     def __call__(self, x: Tensor) -> Tensor:
-        acc = torch.stack([self._accumulate(image) for image in x])
-        out = acc.mul_(self.rescale).add_(0.5).floor_().clamp_(-ACTIVATION_LIMIT, ACTIVATION_LIMIT)
-        if self.shuffle > 1:
-            out = F.pixel_shuffle(out, self.shuffle)
-        return _lookup_gelu(out) if self.gelu else out
+        """[B, in, H, W] → [B, out, H·shuffle, W·shuffle]: the layer on its own (`run` chains layers)."""
+        return torch.stack([_chain([self], image) for image in x])
 
-    def _accumulate(self, image: Tensor) -> Tensor:
-        """[in, H, W] → [out, H, W]: bias + Σ over the taps of the shifted input × the tap's weight.
+    def accumulate(self, rows: Tensor, width: int, acc: Tensor) -> None:
+        """acc ← bias + Σ over the taps of the shifted input × the tap's weight.
 
-        The zero-padded image, channels last, flattened to rows: tap (dy, dx) reads the rows from
-        dy·W' + dx on (W' the padded width), a view, so each tap is one matmul without im2col's
-        copy (as fast again here). Only exact products and sums: no Winograd or FFT algorithm
-        can be picked. Rows that fall in the padding columns are computed and dropped."""
-        pad = self.kernel // 2
-        channels, height, width = image.shape
-        padded_width = width + 2 * pad
-        rows = F.pad(image, (pad, pad, pad, pad)).permute(1, 2, 0).reshape(-1, channels)
-        count = height * padded_width - 2 * pad  # the last output row needs no padding columns
-        acc = self.bias.view(1, -1).expand(count, -1).clone()
+        rows: the zero-padded input, channels last, flattened to [(H + 2·pad)·W', in] (W' = width
+        + 2·pad); acc: [H·W' − 2·pad, out], output (y, x) at row y·W' + x (x ≥ width: unused).
+        Tap (dy, dx) reads the rows from dy·W' + dx on, a view, so each tap is one matmul without
+        im2col's copy (as fast again here). Only exact products and sums: no Winograd or FFT
+        algorithm can be picked."""
+        padded_width = width + 2 * self.pad
+        acc.copy_(self.bias.view(1, -1).expand_as(acc))
         for tap in range(self.kernel * self.kernel):
             dy, dx = divmod(tap, self.kernel)
             start = dy * padded_width + dx
-            acc.addmm_(rows[start : start + count], self.taps[tap])
-        acc = F.pad(acc, (0, 0, 0, 2 * pad))
-        return acc.view(height, padded_width, -1)[:, :width].permute(2, 0, 1)
+            acc.addmm_(rows[start : start + len(acc)], self.taps[tap])
+
+    def activate(self, acc: Tensor) -> None:
+        """In place: back to the output grid (exact power-of-two rescale, floor(x + ½)), clamped,
+        then GELU where the layer has one."""
+        acc.mul_(self.rescale).add_(0.5).floor_().clamp_(-ACTIVATION_LIMIT, ACTIVATION_LIMIT)
+        if self.gelu:
+            acc.copy_(_lookup_gelu(acc))
+
+
+def _padded_rows(image: Tensor, pad: int) -> Tensor:
+    """[C, H, W] → the zero-padded image, channels last, as [(H + 2·pad)·(W + 2·pad), C] rows."""
+    channels, height, width = image.shape
+    rows = image.new_zeros(height + 2 * pad, width + 2 * pad, channels)
+    rows[pad : pad + height, pad : pad + width] = image.permute(1, 2, 0)
+    return rows.view(-1, channels)
+
+
+def _chain(network: list[IntegerConv], image: Tensor) -> Tensor:
+    """[in, H, W] through the layers. Where the next layer has the same padding and no pixel
+    shuffle comes between, a layer accumulates straight into the next layer's padded input
+    (its unused columns fall on the padding and are zeroed): no pad, permute or copy between."""
+    rows, (height, width) = _padded_rows(image, network[0].pad), image.shape[1:]
+    for layer, following in zip(network, [*network[1:], None]):
+        pad, padded_width = layer.pad, width + 2 * layer.pad
+        count = height * padded_width - 2 * pad  # the last output row needs no padding columns
+        chained = following is not None and following.pad == pad and layer.shuffle == 1
+        if chained:  # output (y, x) lands on the next input's padded cell (y + pad, x + pad)
+            buffer = rows.new_zeros((height + 2 * pad) * padded_width, layer.taps.shape[2])
+            start, offset = pad * padded_width, pad * padded_width + pad
+        else:
+            buffer, start, offset = rows.new_empty(height * padded_width, layer.taps.shape[2]), 0, 0
+        acc = buffer[offset : offset + count]
+        layer.accumulate(rows, width, acc)
+        layer.activate(acc)
+        grid = buffer[start : start + height * padded_width].view(height, padded_width, -1)
+        if chained:
+            grid[:, :pad] = 0
+            grid[:, pad + width :] = 0
+            rows = buffer
+            continue
+        out = grid[:, :width].permute(2, 0, 1)
+        if layer.shuffle > 1:
+            out = F.pixel_shuffle(out, layer.shuffle)
+            height, width = out.shape[1:]
+        if following is None:
+            return out
+        rows = _padded_rows(out, following.pad)
+    raise AssertionError("unreachable: the last layer returns")
 
 
 def integer_conv(conv: nn.Conv2d, output_bits: int = ACTIVATION_BITS, shuffle: int = 1,
@@ -174,9 +218,7 @@ def run(network: list[IntegerConv], x: Tensor) -> Tensor:
     for r0 in range(0, height, rows):
         r1 = min(r0 + rows, height)
         a0, a1 = max(r0 - halo, 0), min(r1 + halo, height)
-        band = x[..., a0:a1, :].double()
-        for layer in network:
-            band = layer(band)
+        band = torch.stack([_chain(network, image) for image in x[..., a0:a1, :].double()])
         if out is None:
             out = torch.empty(*band.shape[:2], height * scale, band.shape[-1], dtype=torch.float32)
         out[..., r0 * scale : r1 * scale, :] = band[..., (r0 - a0) * scale : (r1 - a0) * scale, :]
