@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Student training on one lent GPU (~25 min lease), resumed from the shipped student weights.
+# Training on one lent GPU (~25 min lease), resumed from the shipped weights of ARCH (student,
+# the default, or teacher: `ARCH=teacher scripts/gpu_train.sh ...`).
 #   scripts/gpu_train.sh start MINUTES   install carried wheels, probe speed, start the daemon
 #   scripts/gpu_train.sh collect SECONDS wait (at most SECONDS, or until the daemon ends), copy
-#                                        weights and log to $OUT
+#                                        the log and the weights (in 15 MB parts) to $OUT
 # Needs data-local/train (a copy of ../shared/data/train) and .whl (constriction, pytorch-msssim).
+# The transfer is 64 MiB: send it from a throwaway branch without the other model's weights
+# (the teacher's 24 MB leave room for about 500 of the 672 training photos in data-local/train).
 set -euo pipefail
-RUN=/tmp/gpu-student
+ARCH=${ARCH:-student}
+RUN=/tmp/gpu-$ARCH
 BATCH=${BATCH:-16}
-COMMON=(--arch student --data data-local/train --holdout 24 --patch 256 --batch "$BATCH"
+COMMON=(--arch "$ARCH" --data data-local/train --holdout 24 --patch 256 --batch "$BATCH"
         --device cuda --threads 4)
 
 install() {
@@ -20,7 +24,7 @@ start() {
     nvidia-smi --query-gpu=name,memory.total --format=csv
     rm -rf /tmp/probe
     # The probe runs every path the daemon will (steps, validation, export) and times a step.
-    python3 -m licodec train "${COMMON[@]}" --init weights/student.safetensors --out /tmp/probe \
+    python3 -m licodec train "${COMMON[@]}" --init "weights/$ARCH.safetensors" --out /tmp/probe \
         --steps 120 --log-every 20 --val-every 0 --val-images 4
     local per_step
     per_step=$(python3 - <<'PY'
@@ -35,19 +39,22 @@ PY
     steps=$(python3 -c "print(int(0.92 * $minutes * 60 / $per_step))")
     echo "probe: ${per_step} s/step -> --steps ${steps} in ${minutes} min"
     rm -rf "$RUN"
-    setsid nohup python3 -m licodec train "${COMMON[@]}" --init weights/student.safetensors \
+    setsid nohup python3 -m licodec train "${COMMON[@]}" --init "weights/$ARCH.safetensors" \
         --out "$RUN" --steps "$steps" --minutes "$minutes" --val-every 2000 --log-every 50 \
-        --checkpoint-minutes 3 > /tmp/gpu-student.out 2>&1 < /dev/null &
+        --checkpoint-minutes 3 > /tmp/gpu-$ARCH.out 2>&1 < /dev/null &
     sleep 60
-    tail -c 1500 /tmp/gpu-student.out; tail -n 2 "$RUN/log.jsonl" || true
+    tail -c 1500 /tmp/gpu-$ARCH.out; tail -n 2 "$RUN/log.jsonl" || true
 }
 
 collect() {
     local waited=0
     while [ "$waited" -lt "$1" ] && pgrep -f "out $RUN" > /dev/null; do sleep 10; waited=$((waited + 10)); done
-    tail -c 1500 /tmp/gpu-student.out; tail -n 2 "$RUN/log.jsonl" || true
+    tail -c 1500 /tmp/gpu-$ARCH.out; tail -n 2 "$RUN/log.jsonl" || true
     mkdir -p "$OUT/run"
-    cp "$RUN/log.jsonl" "$RUN/weights.safetensors" /tmp/gpu-student.out "$OUT/run/" 2>/dev/null || true
+    cp "$RUN/log.jsonl" /tmp/gpu-$ARCH.out "$OUT/run/" 2>/dev/null || true
+    # Files come back at most 16 MiB each (the teacher's float32 weights are 48 MB): in parts,
+    # joined here with `cat weights.part-* > weights.safetensors`.
+    [ -f "$RUN/weights.safetensors" ] && split -b 15M "$RUN/weights.safetensors" "$OUT/run/weights.part-"
     ls -la "$OUT/run"
 }
 
