@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # Training on one lent GPU (~25 min lease), resumed from the shipped weights of ARCH (student,
 # the default, or teacher: `ARCH=teacher scripts/gpu_train.sh ...`).
-#   scripts/gpu_train.sh start MINUTES   install carried wheels, probe speed, start the daemon
+#   scripts/gpu_train.sh stage           add the carried data-local/train photos to the machine's
+#                                        training folder (for a set too large for one transfer)
+#   scripts/gpu_train.sh start MINUTES   stage, install carried wheels, probe speed, start the daemon
 #   scripts/gpu_train.sh collect SECONDS wait (at most SECONDS, or until the daemon ends), copy
 #                                        the log and the weights (in 15 MB parts) to $OUT
 # Needs data-local/train (a copy of ../shared/data/train) and .whl (constriction, pytorch-msssim).
-# The transfer is 64 MiB: send it from a throwaway branch without the other model's weights
-# (the teacher's 24 MB leave room for about 500 of the 672 training photos in data-local/train).
+# The transfer is 64 MiB: send it from a throwaway branch without the other model's weights.
+# The teacher's 24 MB leave too little room for all 672 photos (46 MB): carry half of them
+# with a first call `scripts/gpu_train.sh stage`, the other half with `start` (the folder on the
+# machine then holds all of them, so --holdout picks the same 24 images as on the CPU).
 set -euo pipefail
 ARCH=${ARCH:-student}
 RUN=/tmp/gpu-$ARCH
 BATCH=${BATCH:-16}
-COMMON=(--arch "$ARCH" --data data-local/train --holdout 24 --patch 256 --batch "$BATCH"
+DATA=/tmp/train-photos
+COMMON=(--arch "$ARCH" --data "$DATA" --holdout 24 --patch 256 --batch "$BATCH"
         --device cuda --threads 4)
 
 install() {
@@ -19,8 +24,15 @@ install() {
         --target /tmp/site .whl/*.whl
 }
 
+stage() {
+    mkdir -p "$DATA"
+    cp -n data-local/train/* "$DATA/"
+    echo "staged: $(ls "$DATA" | grep -vc MANIFEST) training photos on this machine"
+}
+
 start() {
     local minutes=$1
+    stage
     nvidia-smi --query-gpu=name,memory.total --format=csv
     rm -rf /tmp/probe
     # The probe runs every path the daemon will (steps, validation, export) and times a step.
