@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Training on one lent GPU (~25 min lease), resumed from the shipped weights of ARCH (student,
-# the default, or teacher: `ARCH=teacher scripts/gpu_train.sh ...`).
+# Training on one lent GPU (~25 min lease), resumed from the shipped weights (or INIT) of ARCH
+# (student, the default, or teacher: `ARCH=teacher scripts/gpu_train.sh ...`).
 #   scripts/gpu_train.sh stage           add the carried data-local/train photos to the machine's
 #                                        training folder (for a set too large for one transfer)
 #   scripts/gpu_train.sh start MINUTES   stage, install carried wheels, probe speed, start the daemon
@@ -13,6 +13,11 @@
 # machine then holds all of them, so --holdout picks the same 24 images as on the CPU).
 set -euo pipefail
 ARCH=${ARCH:-student}
+# INIT=none trains from scratch (the teacher's shipped weights are a short CPU placeholder:
+# leaving them out leaves room for all the photos in one transfer).
+INIT=${INIT:-weights/$ARCH.safetensors}
+INIT_ARGS=(--init "$INIT")
+[ "$INIT" = none ] && INIT_ARGS=()
 RUN=/tmp/gpu-$ARCH
 BATCH=${BATCH:-16}
 DATA=/tmp/train-photos
@@ -36,7 +41,7 @@ start() {
     nvidia-smi --query-gpu=name,memory.total --format=csv
     rm -rf /tmp/probe
     # The probe runs every path the daemon will (steps, validation, export) and times a step.
-    python3 -m licodec train "${COMMON[@]}" --init "weights/$ARCH.safetensors" --out /tmp/probe \
+    python3 -m licodec train "${COMMON[@]}" "${INIT_ARGS[@]}" --out /tmp/probe \
         --steps 120 --log-every 20 --val-every 0 --val-images 4
     local per_step
     per_step=$(python3 - <<'PY'
@@ -51,7 +56,7 @@ PY
     steps=$(python3 -c "print(int(0.92 * $minutes * 60 / $per_step))")
     echo "probe: ${per_step} s/step -> --steps ${steps} in ${minutes} min"
     rm -rf "$RUN"
-    setsid nohup python3 -m licodec train "${COMMON[@]}" --init "weights/$ARCH.safetensors" \
+    setsid nohup python3 -m licodec train "${COMMON[@]}" "${INIT_ARGS[@]}" \
         --out "$RUN" --steps "$steps" --minutes "$minutes" --val-every 2000 --log-every 50 \
         --checkpoint-minutes 3 > /tmp/gpu-$ARCH.out 2>&1 < /dev/null &
     sleep 60
