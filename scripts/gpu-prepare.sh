@@ -2,8 +2,9 @@
 # Ready an unattended GPU session (run here, before the first device call): the wheels the GPU
 # image lacks (it has torch, numpy, pillow, click, safetensors, tqdm) in .whl/, and the training
 # images in data-local/train. Both are git-ignored: name them in the device call's `carry`.
-# The carry and the tracked tree share 64 MiB: run from a throwaway branch without the fp32
-# teacher (48 MB) if needed, e.g. `git switch -c gpu && git rm -q --cached weights/teacher.safetensors`.
+# The carry and the tracked tree share 64 MiB: run from a throwaway branch without the weights
+# the run does not need, e.g. `git switch -c gpu && git rm -q weights/teacher.safetensors && git commit -qm gpu`
+# (scripts/gpu_train.sh says how a teacher run with its 24 MB of weights gets all the photos).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED="${SHARED:-../shared}"
