@@ -44,6 +44,12 @@ def test_curves_that_share_no_quality_range_have_no_bd_rate():
     assert bdrate.compare(_curve([0.1, 0.2, 0.4], [20.0, 22.0, 24.0]), _curve([1.0, 2.0, 3.0], [30.0, 32.0, 34.0])) is None
 
 
+def test_a_curve_whose_quality_does_not_rise_with_rate_has_no_bd_rate():
+    rising = _curve([0.1, 0.2, 0.4, 0.8], [27.0, 29.5, 32.0, 34.5])
+    plateau = _curve([0.1, 0.2, 0.4, 0.8], [27.0, 29.5, 29.5, 34.5])
+    assert bdrate.compare(rising, plateau) is None and bdrate.compare(plateau, rising) is None
+
+
 def test_ms_ssim_in_db():
     curve = {"results": {"bpp": [0.1, 0.2], "ms-ssim-rgb": [0.9, 0.99]}}
     assert bdrate.distortion(curve, "ms-ssim-db") == pytest.approx([10.0, 20.0])

@@ -196,6 +196,21 @@ def test_learning_curves_join_legs_into_campaign_steps_and_hours(tmp_path):
     assert "| b.jsonl | 5 | 125 | 1.10 | 0.200 / 25.00 | 1.000 / 30.00 |" in table(rows)
 
 
+def test_learning_curves_give_bd_rates_against_a_reference_validation(tmp_path):
+    from licodec.training.curves import table, validations
+
+    levels = [(0.2, 25.0), (0.4, 27.5), (0.8, 30.0), (1.6, 32.5)]
+    shipped = {f"q{i}": {"bpp": b, "psnr": p} for i, (b, p) in enumerate(levels, 1)}
+    cheaper = {f"q{i}": {"bpp": 0.9 * b, "psnr": p} for i, (b, p) in enumerate(levels, 1)}
+    log = tmp_path / "leg.jsonl"
+    log.write_text(json.dumps({"step": 10, "seconds": 60.0, "val": shipped}) + "\n"
+                   + json.dumps({"step": 20, "seconds": 120.0, "val": cheaper}) + "\n")
+    rows = validations([log])
+    lines = table(rows, reference=rows[0]).splitlines()
+    assert lines[0].endswith("BD-rate vs step 10 |")
+    assert lines[2].endswith("| +0.00 % |") and lines[3].endswith("| -10.00 % |")
+
+
 def test_a_resumed_run_takes_the_learning_rates_given_now(tiny_arch, train_folder, tmp_path):
     options = _options(tiny_arch, train_folder, tmp_path / "run", 2)
     train(options)

@@ -32,14 +32,22 @@ def overlap(reference: list[float], test: list[float]) -> float:
     return max(0.0, high - low) / (max(test) - min(test)) if max(test) > min(test) else 0.0
 
 
+def _rises(rates: list[float], qualities: list[float]) -> bool:
+    """Quality strictly rising with rate: what the interpolation (and a BD integral) needs."""
+    ordered = [q for _, q in sorted(zip(rates, qualities))]
+    return all(a < b for a, b in zip(ordered, ordered[1:]))
+
+
 def compare(reference: dict, test: dict, metric: str = "psnr-rgb") -> dict | None:
     """{"bd_rate": %, "bd_quality": dB, "overlap": fraction}, or None where the curves share less
-    than MIN_OVERLAP of the test curve's quality range (or lack the metric, or have < 2 points)."""
+    than MIN_OVERLAP of the test curve's quality range, where a curve's quality does not rise
+    strictly with its rate (an early training curve with a plateau), or where a curve lacks the
+    metric or has < 2 points."""
     ref_q, test_q = distortion(reference, metric), distortion(test, metric)
     if ref_q is None or test_q is None or min(len(ref_q), len(test_q)) < 2:
         return None
     shared = overlap(ref_q, test_q)
-    if shared < MIN_OVERLAP:
+    if shared < MIN_OVERLAP or not (_rises(reference["results"]["bpp"], ref_q) and _rises(test["results"]["bpp"], test_q)):
         return None
     args = (reference["results"]["bpp"], ref_q, test["results"]["bpp"], test_q)
     with warnings.catch_warnings():  # bjontegaard warns on partial overlap; we report it instead

@@ -4,13 +4,17 @@ and wall time, from the legs' logs (one log per leg; a leg resumes from the prev
     python -m licodec.training.curves weights/student-log.jsonl --start-step 3400 -o results/training/student
 
 writes campaign.md (a table per validation) and campaign.png (PSNR per level against steps, and
-the RD curve at each validation). --start-step counts the steps the first leg started from.
+the RD curve at each validation). --start-step counts the steps the first leg started from;
+--reference-step N adds each validation's BD-rate (PSNR, over all levels, the model's rate
+estimates) against the validation at campaign step N, e.g. the shipped weights'.
 """
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
+
+from licodec.evaluation import bdrate
 
 
 def validations(logs: list[Path], start_step: int = 0) -> list[dict]:
@@ -28,12 +32,22 @@ def validations(logs: list[Path], start_step: int = 0) -> list[dict]:
     return rows
 
 
-def table(rows: list[dict]) -> str:
+def _curve(row: dict) -> dict:
+    """A validation as an RD curve in the schema licodec.evaluation.bdrate reads."""
+    points = list(row["val"].values())
+    return {"results": {"bpp": [p["bpp"] for p in points], "psnr-rgb": [p["psnr"] for p in points]}}
+
+
+def table(rows: list[dict], reference: dict | None = None) -> str:
     levels = list(rows[0]["val"]) if rows else []
-    lines = ["| leg | step | total step | hours (legs) | " + " | ".join(f"{q} bpp / dB" for q in levels) + " |",
-             "|---|---|---|---|" + "---|" * len(levels)]
+    extra = f" BD-rate vs step {reference['total_step']} |" if reference else ""
+    lines = ["| leg | step | total step | hours (legs) | " + " | ".join(f"{q} bpp / dB" for q in levels) + " |" + extra,
+             "|---|---|---|---|" + "---|" * (len(levels) + bool(reference))]
     for row in rows:
         cells = [f"{row['val'][q]['bpp']:.3f} / {row['val'][q]['psnr']:.2f}" for q in levels]
+        if reference:
+            bd = bdrate.compare(_curve(reference), _curve(row))
+            cells.append("—" if bd is None else f"{bd['bd_rate']:+.2f} %")
         lines.append(f"| {row['leg']} | {row['step']} | {row['total_step']} | {row['total_seconds'] / 3600:.2f} | "
                      + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -70,13 +84,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("logs", nargs="+", type=Path)
     parser.add_argument("--start-step", type=int, default=0)
+    parser.add_argument("--reference-step", type=int, default=None)
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
     rows = validations(args.logs, args.start_step)
     if not rows:
         raise SystemExit("no validation records in these logs")
+    reference = None
+    if args.reference_step is not None:
+        reference = next((r for r in rows if r["total_step"] == args.reference_step), None)
+        if reference is None:
+            raise SystemExit(f"no validation at campaign step {args.reference_step}")
     args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "campaign.md").write_text(table(rows))
+    (args.output / "campaign.md").write_text(table(rows, reference))
     plot(rows, args.output / "campaign.png")
 
 
