@@ -61,7 +61,8 @@ def section(results: Path) -> str:
     if campaign.exists():
         out += ["### The student's training campaign (`python -m licodec.training.curves`)", "",
                 "Validation on 24 held-out training images at every level (estimated bpp / PSNR), per leg of "
-                "the campaign; commands and budgets in `weights/README.md`.", "",
+                "the campaign; commands and budgets in `weights/README.md`. A last \"BD-rate vs step N\" column "
+                "compares each validation with the shipped weights' (`--reference-step N`).", "",
                 "![validation PSNR against steps](results/training/student/campaign.png)", "",
                 campaign.read_text().strip(), ""]
     sweep = results / "roundtrip" / "sweep.md"
