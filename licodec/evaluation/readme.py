@@ -46,7 +46,7 @@ def section(results: Path) -> str:
     if (wikipedia / "bd-rate.md").exists():
         images = json.loads(next(wikipedia.glob("licodec-*.json")).read_text())["meta"]["images"]
         out += ["### Rate-distortion on wikipedia-photos (`make eval-wikipedia`)", "",
-                f"The same measurement on the {images} wikipedia photos (about 1–2 megapixels each; no published "
+                f"The same measurement on the {images} wikipedia photos (0.9–1.3 megapixels each; no published "
                 "anchors), against AVIF as users run it from Pillow. Files: `results/wikipedia/`.", "",
                 *_command(wikipedia), "![PSNR against bpp on the wikipedia photos](results/wikipedia/rd-psnr.png)",
                 "", *_our_curves(wikipedia), "", (wikipedia / "bd-rate.md").read_text().strip(), ""]
