@@ -197,10 +197,16 @@ def cold_start(command: list[str]) -> dict:
     return {"seconds": float(seconds), "peak_rss_mb": int(peak_kb) / 1024}
 
 
-def import_torch_start(python: str, repeats: int = 3) -> dict:
-    """What every cold CLI run pays before licodec's own work: `python -c "import torch"` (median)."""
-    runs = sorted((cold_start([python, "-c", "import torch"]) for _ in range(repeats)), key=lambda r: r["seconds"])
+def median_cold_start(command: list[str], repeats: int = 3) -> dict:
+    """The run of median wall time among `repeats` cold starts (single starts of the same CLI
+    command differed by up to 50 % between two bench runs here)."""
+    runs = sorted((cold_start(command) for _ in range(repeats)), key=lambda r: r["seconds"])
     return runs[len(runs) // 2]
+
+
+def import_torch_start(python: str) -> dict:
+    """What every cold CLI run pays before licodec's own work: `python -c "import torch"`."""
+    return median_cold_start([python, "-c", "import torch"])
 
 
 def weights_for(name: str, folder: Path) -> Path:
@@ -228,10 +234,10 @@ def bench_model(name: str, image: Image.Image, image_path: Path, quality: float,
         result["threads"][str(count)] = bench_ours(model, image, quality, repeats, device)
     lic, png = folder / f"{name}.lic", folder / f"{name}.png"
     cli = [python, "-m", "licodec"]
-    result["cli_encode"] = cold_start([*cli, "encode", str(image_path), "-o", str(lic), "-q", f"{quality:g}",
-                                       "--model", str(weights), "--device", device, "--force"])
-    result["cli_decode"] = cold_start([*cli, "decode", str(lic), "-o", str(png), "--model", str(weights),
-                                       "--device", device, "--force"])
+    result["cli_encode"] = median_cold_start([*cli, "encode", str(image_path), "-o", str(lic), "-q",
+                                              f"{quality:g}", "--model", str(weights), "--device", device, "--force"])
+    result["cli_decode"] = median_cold_start([*cli, "decode", str(lic), "-o", str(png), "--model", str(weights),
+                                              "--device", device, "--force"])
     return result
 
 
@@ -328,7 +334,8 @@ def markdown(results: dict) -> str:
            f"warm-up; torch {results['torch']}, {results['cpu_count']} CPUs, networks on {results['device']}"
            f" (g_a/g_s in {results.get('precision', 'float32')}). Times in seconds: total "
            "(network / entropy coding / container + PNG I/O)."
-           + (f" Cold starts run {results['cli_python']}; its `python -c \"import torch\"`: {start['seconds']:.2f} s, "
+           + (f" Cold starts (median of 3) run {results['cli_python']}; its `python -c \"import torch\"`: "
+              f"{start['seconds']:.2f} s, "
               f"{start['peak_rss_mb']:.0f} MB." if start else ""),
            ""]
     ratios = []
