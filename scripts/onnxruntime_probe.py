@@ -12,7 +12,6 @@ Not a licodec dependency: run it from a scratch environment, e.g.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -21,17 +20,8 @@ import numpy as np
 import onnxruntime
 import torch
 
+from licodec.evaluation.bench import median_time
 from licodec.weights import load_model, resolve
-
-
-def median_seconds(run, repeats: int = 7) -> float:
-    run()
-    times = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -50,9 +40,9 @@ def main() -> None:
     with torch.no_grad(), tempfile.TemporaryDirectory() as folder:
         reference = g_s(y).numpy()
         channels_last = y.contiguous(memory_format=torch.channels_last)
-        float32 = median_seconds(lambda: g_s(channels_last))
+        float32 = median_time(lambda: g_s(channels_last), 7)
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            bfloat16 = median_seconds(lambda: g_s(channels_last))
+            bfloat16 = median_time(lambda: g_s(channels_last), 7)
         path = str(Path(folder) / "g_s.onnx")
         spatial = {2: torch.export.Dim("height"), 3: torch.export.Dim("width")}
         torch.onnx.export(g_s, (y,), path, dynamo=True, dynamic_shapes={"x": spatial})
@@ -60,7 +50,7 @@ def main() -> None:
         session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
         start_up = time.perf_counter() - began
         feed = {session.get_inputs()[0].name: y.numpy()}
-        runtime = median_seconds(lambda: session.run(None, feed))
+        runtime = median_time(lambda: session.run(None, feed), 7)
         difference = float(np.abs(session.run(None, feed)[0] - reference).max())
     print(f"g_s on a {height}x{width} latent, {args.threads} threads: torch float32 {1000 * float32:.1f} ms, "
           f"torch bfloat16 autocast {1000 * bfloat16:.1f} ms, onnxruntime {onnxruntime.__version__} float32 "

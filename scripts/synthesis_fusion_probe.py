@@ -11,23 +11,13 @@ from __future__ import annotations
 
 import argparse
 import copy
-import statistics
 import time
 import warnings
 
 import torch
 
+from licodec.evaluation.bench import median_time
 from licodec.weights import load_model, resolve
-
-
-def median_seconds(run, repeats: int = 7) -> float:
-    run()
-    times = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -45,12 +35,12 @@ def main() -> None:
     with torch.no_grad():
         with torch.autocast("cpu", dtype=torch.bfloat16):
             reference = eager(y).float()
-            eager_time = median_seconds(lambda: eager(y))
+            eager_time = median_time(lambda: eager(y), 7)
         began = time.perf_counter()
         fused = torch.jit.optimize_for_inference(torch.jit.trace(copy.deepcopy(eager).to(torch.bfloat16), y.bfloat16()))
         fused(y.bfloat16())
         preparation = time.perf_counter() - began
-        fused_time = median_seconds(lambda: fused(y.bfloat16()))
+        fused_time = median_time(lambda: fused(y.bfloat16()), 7)
         difference = (fused(y.bfloat16()).float() - reference).abs().max().item()
     print(f"g_s on a {height}x{width} latent, {args.threads} threads: eager bfloat16 autocast "
           f"{1000 * eager_time:.1f} ms; traced + optimize_for_inference in bfloat16 {1000 * fused_time:.1f} ms "
