@@ -47,7 +47,8 @@ def compare(reference: dict, test: dict, metric: str = "psnr-rgb") -> dict | Non
     if ref_q is None or test_q is None or min(len(ref_q), len(test_q)) < 2:
         return None
     shared = overlap(ref_q, test_q)
-    if shared < MIN_OVERLAP or not (_rises(reference["results"]["bpp"], ref_q) and _rises(test["results"]["bpp"], test_q)):
+    rising = _rises(reference["results"]["bpp"], ref_q) and _rises(test["results"]["bpp"], test_q)
+    if shared < MIN_OVERLAP or not rising:
         return None
     args = (reference["results"]["bpp"], ref_q, test["results"]["bpp"], test_q)
     with warnings.catch_warnings():  # bjontegaard warns on partial overlap; we report it instead
