@@ -211,6 +211,22 @@ def test_learning_curves_give_bd_rates_against_a_reference_validation(tmp_path):
     assert lines[2].endswith("| +0.00 % |") and lines[3].endswith("| -10.00 % |")
 
 
+def test_learning_curves_compare_against_another_runs_validation(tmp_path):
+    from licodec.training.curves import reference_validation, table, validations
+
+    levels = [(0.2, 25.0), (0.4, 27.5), (0.8, 30.0), (1.6, 32.5)]
+    student = {f"q{i}": {"bpp": b, "psnr": p} for i, (b, p) in enumerate(levels, 1)}
+    teacher = {f"q{i}": {"bpp": 0.8 * b, "psnr": p} for i, (b, p) in enumerate(levels, 1)}
+    student_log, teacher_log = tmp_path / "student.jsonl", tmp_path / "teacher.jsonl"
+    student_log.write_text(json.dumps({"step": 7, "seconds": 60.0, "val": student}) + "\n")
+    teacher_log.write_text(json.dumps({"step": 7, "seconds": 60.0, "val": teacher}) + "\n")
+    rows = validations([teacher_log], start_step=100)
+    reference = reference_validation(rows, 7, student_log)
+    assert table(rows, reference).splitlines()[2].endswith("| -20.00 % |")
+    with pytest.raises(SystemExit, match="no validation at step 8"):
+        reference_validation(rows, 8, student_log)
+
+
 def test_a_resumed_run_takes_the_learning_rates_given_now(tiny_arch, train_folder, tmp_path):
     options = _options(tiny_arch, train_folder, tmp_path / "run", 2)
     train(options)

@@ -6,7 +6,9 @@ and wall time, from the legs' logs (one log per leg; a leg resumes from the prev
 writes campaign.md (a table per validation) and campaign.png (PSNR per level against steps, and
 the RD curve at each validation). --start-step counts the steps the first leg started from;
 --reference-step N adds each validation's BD-rate (PSNR, over all levels, the model's rate
-estimates) against the validation at campaign step N, e.g. the shipped weights'.
+estimates) against the validation at campaign step N, e.g. the shipped weights'; with
+--reference-log LOG, N is a step of that log instead (another model's validation on the same
+held-out images, e.g. the teacher's campaign against the shipped student).
 """
 from __future__ import annotations
 
@@ -80,11 +82,21 @@ def plot(rows: list[dict], path: Path) -> None:
     plt.close(figure)
 
 
+def reference_validation(rows: list[dict], step: int, log: Path | None = None) -> dict:
+    """The validation at campaign `step` of `rows`, or at `step` of another run's `log`."""
+    candidates = validations([log]) if log else rows
+    found = next((r for r in candidates if r["total_step"] == step), None)
+    if found is None:
+        raise SystemExit(f"no validation at step {step} in {log or 'these logs'}")
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("logs", nargs="+", type=Path)
     parser.add_argument("--start-step", type=int, default=0)
     parser.add_argument("--reference-step", type=int, default=None)
+    parser.add_argument("--reference-log", type=Path, default=None)
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
     rows = validations(args.logs, args.start_step)
@@ -92,9 +104,7 @@ def main() -> None:
         raise SystemExit("no validation records in these logs")
     reference = None
     if args.reference_step is not None:
-        reference = next((r for r in rows if r["total_step"] == args.reference_step), None)
-        if reference is None:
-            raise SystemExit(f"no validation at campaign step {args.reference_step}")
+        reference = reference_validation(rows, args.reference_step, args.reference_log)
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "campaign.md").write_text(table(rows, reference))
     plot(rows, args.output / "campaign.png")
