@@ -3,6 +3,7 @@ exact networks of an earlier commit, interleaved in one process, and check both 
 bytes and ŷ (a speed change to licodec/models/exact.py must not change a single integer).
 
     python scripts/exact_ab.py 935c490 data/kodim23.png --repeats 7
+    python scripts/exact_ab.py 935c490 data/kodim23.png --resize 4000x3000 --repeats 1
 """
 from __future__ import annotations
 
@@ -43,9 +44,12 @@ def main() -> None:
     parser.add_argument("image")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--resize", default=None, help="WxH")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     image = Image.open(args.image).convert("RGB")
+    if args.resize:
+        image = image.resize(tuple(int(v) for v in args.resize.split("x")), Image.LANCZOS)
     net = load_model(resolve("student"))
     codec, state = net.latent_codec, net.latent_codec._coder_state
     shape = latent_shape(image.height, image.width)

@@ -71,8 +71,14 @@ class IntegerConv:
         """[B, in, H, W] → [B, out, H·shuffle, W·shuffle]: the layer on its own (`run` chains layers)."""
         return torch.stack([_chain([self], image) for image in x])
 
+    @cached_property
+    def rounding_offset(self) -> Tensor:
+        """[1, out]: bias·rescale + ½, exact (a power-of-two scale of an integer below 2⁵⁰)."""
+        return (self.bias * self.rescale + 0.5).view(1, -1)
+
     def accumulate(self, rows: Tensor, width: int, acc: Tensor) -> None:
-        """acc ← bias + Σ over the taps of the shifted input × the tap's weight.
+        """acc ← Σ over the taps of the shifted input × the tap's weight (the bias comes in
+        `activate`, which saves a pass over acc).
 
         rows: the zero-padded input, channels last, flattened to [(H + 2·pad)·W', in] (W' = width
         + 2·pad); acc: [H·W' − 2·pad, out], output (y, x) at row y·W' + x (x ≥ width: unused).
@@ -80,25 +86,36 @@ class IntegerConv:
         im2col's copy (as fast again here). Only exact products and sums: no Winograd or FFT
         algorithm can be picked."""
         padded_width = width + 2 * self.pad
-        acc.copy_(self.bias.view(1, -1).expand_as(acc))
         for tap in range(self.kernel * self.kernel):
             dy, dx = divmod(tap, self.kernel)
             start = dy * padded_width + dx
-            acc.addmm_(rows[start : start + len(acc)], self.taps[tap])
+            if tap == 0:
+                torch.mm(rows[start : start + len(acc)], self.taps[tap], out=acc)
+            else:
+                acc.addmm_(rows[start : start + len(acc)], self.taps[tap])
 
     def activate(self, acc: Tensor) -> None:
-        """In place: back to the output grid (exact power-of-two rescale, floor(x + ½)), clamped,
-        then GELU where the layer has one."""
-        acc.mul_(self.rescale).add_(0.5).floor_().clamp_(-ACTIVATION_LIMIT, ACTIVATION_LIMIT)
+        """In place: the bias added and back to the output grid, floor((acc + bias)·rescale + ½)
+        computed as floor(acc·rescale + rounding_offset): both terms are exact and the sum is the
+        same single rounding of the same value, so the result is identical; clamped, then GELU
+        where the layer has one."""
+        torch.add(self.rounding_offset, acc, alpha=self.rescale, out=acc)
+        acc.floor_().clamp_(-ACTIVATION_LIMIT, ACTIVATION_LIMIT)
         if self.gelu:
             acc.copy_(_lookup_gelu(acc))
 
 
 def _padded_rows(image: Tensor, pad: int) -> Tensor:
-    """[C, H, W] → the zero-padded image, channels last, as [(H + 2·pad)·(W + 2·pad), C] rows."""
+    """[C, H, W] → the zero-padded image in float64, channels last, as [(H + 2·pad)·(W + 2·pad),
+    C] rows. Only the border is zeroed: a full fill was a fifth of a large image's latent time."""
     channels, height, width = image.shape
-    rows = image.new_zeros(height + 2 * pad, width + 2 * pad, channels)
+    rows = image.new_empty(height + 2 * pad, width + 2 * pad, channels, dtype=torch.float64)
     rows[pad : pad + height, pad : pad + width] = image.permute(1, 2, 0)
+    if pad:
+        rows[:pad] = 0
+        rows[pad + height :] = 0
+        rows[pad : pad + height, :pad] = 0
+        rows[pad : pad + height, pad + width :] = 0
     return rows.view(-1, channels)
 
 
@@ -112,8 +129,10 @@ def _chain(network: list[IntegerConv], image: Tensor) -> Tensor:
         count = height * padded_width - 2 * pad  # the last output row needs no padding columns
         chained = following is not None and following.pad == pad and layer.shuffle == 1
         if chained:  # output (y, x) lands on the next input's padded cell (y + pad, x + pad)
-            buffer = rows.new_zeros((height + 2 * pad) * padded_width, layer.taps.shape[2])
+            buffer = rows.new_empty((height + 2 * pad) * padded_width, layer.taps.shape[2])
             start, offset = pad * padded_width, pad * padded_width + pad
+            buffer[:offset] = 0  # the top padding; acc covers the rest up to the bottom padding
+            buffer[offset + count :] = 0
         else:
             buffer, start, offset = rows.new_empty(height * padded_width, layer.taps.shape[2]), 0, 0
         acc = buffer[offset : offset + count]
@@ -218,7 +237,7 @@ def run(network: list[IntegerConv], x: Tensor) -> Tensor:
     for r0 in range(0, height, rows):
         r1 = min(r0 + rows, height)
         a0, a1 = max(r0 - halo, 0), min(r1 + halo, height)
-        band = torch.stack([_chain(network, image) for image in x[..., a0:a1, :].double()])
+        band = torch.stack([_chain(network, image) for image in x[..., a0:a1, :]])  # float64 from here
         if out is None:
             out = torch.empty(*band.shape[:2], height * scale, band.shape[-1], dtype=torch.float32)
         out[..., r0 * scale : r1 * scale, :] = band[..., (r0 - a0) * scale : (r1 - a0) * scale, :]
