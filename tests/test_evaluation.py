@@ -102,6 +102,14 @@ def test_eval_writes_schema_json_tables_and_plots_and_skips_a_missing_encoder(tw
     (out / "licodec-student.json").write_text(first)
     monkeypatch.setenv("LICODEC_PRECISION", "bfloat16" if '"precision": "float32"' in first else "float32")
     assert rd.seed_cache(codecs.learned("student", (1.0, 4.0, 8.0)), sorted(two_images.iterdir()), out) == 0
+    # And so are those measured with g_a/g_s on other kernels (fused or eager, licodec.models.fused).
+    from licodec.models import fused
+
+    monkeypatch.setenv("LICODEC_PRECISION", "float32" if '"precision": "float32"' in first else "bfloat16")
+    assert rd.seed_cache(codecs.learned("student", (1.0, 4.0, 8.0)), sorted(two_images.iterdir()), out) > 0
+    shutil.rmtree(out / "cache")
+    monkeypatch.setattr(fused, "transform_kernels", lambda: "eager" if '"kernels": "fused"' in first else "fused")
+    assert rd.seed_cache(codecs.learned("student", (1.0, 4.0, 8.0)), sorted(two_images.iterdir()), out) == 0
 
 
 def test_eval_errors_are_one_line(two_images, tmp_path, tiny_weights):

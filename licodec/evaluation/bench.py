@@ -31,6 +31,7 @@ from licodec.errors import LicodecError
 from licodec.evaluation import codecs
 from licodec.models import LicModel
 from licodec.models.codec import pad_image, rgb_to_tensor
+from licodec.models.fused import transform_kernels
 from licodec.precision import transform_precision
 from licodec.weights import load_model, read_info, resolve, save_weights
 
@@ -257,7 +258,7 @@ def run_bench(models: tuple[str, ...], image_path: Path, sizes: list[tuple[int, 
         raise LicodecError(f"--compressai {unknown[0]!r}: choose from {', '.join(COMPRESSAI_MODELS)}")
     results: dict = {"image": image_path.name, "quality": quality, "repeats": repeats, "sizes": {}, "device": device,
                      "torch": torch.__version__, "cpu_count": os.cpu_count(),
-                     "precision": transform_precision(),
+                     "precision": transform_precision(), "kernels": transform_kernels(),
                      "cli_python": python, "import_torch": import_torch_start(python)}
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:
@@ -332,7 +333,7 @@ def markdown(results: dict) -> str:
     start = results.get("import_torch")
     out = [f"Image {results['image']}, quality {results['quality']:g}, median of {results['repeats']} runs after a "
            f"warm-up; torch {results['torch']}, {results['cpu_count']} CPUs, networks on {results['device']}"
-           f" (g_a/g_s in {results.get('precision', 'float32')}). Times in seconds: total "
+           f" (g_a/g_s in {results.get('precision', 'float32')}, {results.get('kernels', 'eager')} kernels). Times in seconds: total "
            "(network / entropy coding / container + PNG I/O)."
            + (f" Cold starts (median of 3) run {results['cli_python']}; its `python -c \"import torch\"`: "
               f"{start['seconds']:.2f} s, "

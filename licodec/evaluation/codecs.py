@@ -100,6 +100,7 @@ def baseline(name: str) -> Codec:
 def learned(model: str, qualities: tuple[float, ...]) -> Codec:
     """Ours, through the same API as `licodec encode` / `decode`: real .lic bytes."""
     from licodec import api
+    from licodec.models.fused import transform_kernels
     from licodec.precision import transform_precision
     from licodec.weights import resolve
 
@@ -112,5 +113,5 @@ def learned(model: str, qualities: tuple[float, ...]) -> Codec:
         lambda data: api.decode(data, model=str(info.path)),
         learned=True,
         meta={"weights": info.path.name, "content_hash": info.content_hash,
-              "precision": transform_precision()},
+              "precision": transform_precision(), "kernels": transform_kernels()},
     )

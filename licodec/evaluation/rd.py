@@ -59,10 +59,12 @@ def _measure_baseline(name: str, quality: float, image_path: Path) -> dict:
 
 
 def _tag(meta: dict) -> str:
-    """Cache key part (from a codec's meta) that changes when a learned codec's weights or g_a/g_s
-    precision change (float32 keeps the bare hash, the key of results from before bfloat16)."""
+    """Cache key part (from a codec's meta) that changes when a learned codec's weights, g_a/g_s
+    precision or kernels change (float32 and eager keep the bare hash, the key of results from
+    before bfloat16 and fused kernels)."""
     precision = "" if meta.get("precision", "float32") == "float32" else f"-{meta['precision']}"
-    return meta.get("content_hash", "baseline")[:12] + precision
+    kernels = "-fused" if meta.get("kernels") == "fused" else ""
+    return meta.get("content_hash", "baseline")[:12] + precision + kernels
 
 
 def run_codec(codec: Codec, images: list[Path], cache: Path, jobs: int = 1) -> list[dict]:

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from licodec.config import CodecConfig
 from licodec.models.charm import ChARMLatentCodec
+from licodec.models.fused import Layer, fused_transform
 from licodec.models.transforms import AnalysisTransform, SynthesisTransform
 from licodec.precision import transforms_in_bfloat16
 
@@ -76,6 +77,8 @@ class LicModel(nn.Module):
         self.g_s = SynthesisTransform(config)
         self.latent_codec = ChARMLatentCodec(config)
         self.bfloat16_transforms = False  # for_inference decides (licodec.precision)
+        self.fuse_transforms = False  # for_inference: g_a/g_s through fused kernels (licodec.models.fused)
+        self._fused: dict[tuple[str, torch.dtype], Layer | None] = {}
 
     def forward(self, x: Tensor, quality: Tensor, features: bool = False) -> dict:
         """x in [0, 1], sizes a multiple of 64; quality: [B] levels in [1, levels]."""
@@ -89,12 +92,14 @@ class LicModel(nn.Module):
 
     def for_inference(self) -> "LicModel":
         """Eval mode, with g_a and g_s in channels-last (15-30 % faster on CPU, measured here)
-        and in bfloat16 on CPUs made for it (licodec.precision).
+        and in bfloat16 on CPUs made for it (licodec.precision), through oneDNN's fused kernels
+        where this torch has them (licodec.models.fused; built on first use from the weights then).
 
         The latent codec's entropy parameters run as integer networks (layout-independent).
         """
         self.eval()
         self.bfloat16_transforms = transforms_in_bfloat16()
+        self.fuse_transforms, self._fused = True, {}
         self.g_a.to(memory_format=torch.channels_last)
         self.g_s.to(memory_format=torch.channels_last)
         return self
@@ -125,8 +130,7 @@ class LicModel(nn.Module):
                 region = _scaled(x[..., a0 : min(a1, height), b0 : min(b1, width)])
                 # Replicating the tile's last row/column is the whole image's padding (pad_image).
                 region = F.pad(region, (0, b1 - b0 - region.shape[-1], 0, a1 - a0 - region.shape[-2]), mode="replicate")
-                with self._transform_precision(region):
-                    out = self.g_a(region.contiguous(memory_format=torch.channels_last))
+                out = self._transform("g_a", region.contiguous(memory_format=torch.channels_last))
                 out = out.float() if out.dtype == torch.bfloat16 else out
                 if y is None:
                     y = out.new_empty(1, out.shape[1], padded_height // LATENT_STRIDE, padded_width // LATENT_STRIDE)
@@ -141,14 +145,30 @@ class LicModel(nn.Module):
         tile, margin = TILE // LATENT_STRIDE, MARGIN // LATENT_STRIDE
         for r0, r1, a0, a1 in _spans(y_hat.shape[-2], tile, margin):
             for c0, c1, b0, b1 in _spans(y_hat.shape[-1], tile, margin):
-                with self._transform_precision(y_hat):
-                    x_hat = self.g_s(y_hat[..., a0:a1, b0:b1].contiguous(memory_format=torch.channels_last))
+                x_hat = self._transform("g_s", y_hat[..., a0:a1, b0:b1].contiguous(memory_format=torch.channels_last))
                 rows = slice(r0 * LATENT_STRIDE, min(r1 * LATENT_STRIDE, height))
                 cols = slice(c0 * LATENT_STRIDE, min(c1 * LATENT_STRIDE, width))
                 top, left = (r0 - a0) * LATENT_STRIDE, (c0 - b0) * LATENT_STRIDE
                 block = x_hat[..., top : top + rows.stop - rows.start, left : left + cols.stop - cols.start]
                 pixels[rows, cols] = tensor_to_rgb(block.nan_to_num(0.0).clamp(0, 1))  # NaN: a damaged file
         return pixels
+
+    def _transform(self, name: str, x: Tensor) -> Tensor:
+        """g_a or g_s of x: fused where it applies (after for_inference, a float32 CPU tensor,
+        oneDNN enabled), else the module under the chosen precision."""
+        if self.fuse_transforms and x.device.type == "cpu" and x.dtype == torch.float32 and torch.backends.mkldnn.enabled:
+            dtype = torch.bfloat16 if self.bfloat16_transforms else torch.float32
+            if (name, dtype) not in self._fused:
+                self._fused[name, dtype] = fused_transform(getattr(self, name), dtype)
+            fused = self._fused[name, dtype]
+            if fused is not None:
+                return fused(x)
+        with self._transform_precision(x):
+            return getattr(self, name)(x)
+
+    def __getstate__(self) -> dict:
+        """Copies and pickles drop the fused transforms (closures do not pickle); rebuilt on use."""
+        return {**super().__getstate__(), "_fused": {}}
 
     def _transform_precision(self, x: Tensor) -> torch.autocast:
         """bfloat16 autocast for g_a / g_s on the CPU where for_inference chose it (a float64
