@@ -1,14 +1,14 @@
 """g_a and g_s for inference on the CPU, through oneDNN's fused convolutions.
 
     UpBlock:   x ─► conv+LeakyReLU ─► shuffle ─► conv ─► c ─► conv1×1(c²) ─► √ ─┐
-               └─► conv ─► shuffle ─► skip ──────────────────────────────► skip + c·√(…)  (one addcmul)
+               └─► conv ─► shuffle ─► skip ──────────────────────────────► skip + c·√(…)  (addcmul in place)
     ResidualGroup: x ─► [conv+LeakyReLU ─► conv+LeakyReLU ─► + ] ─► conv+x  (the sum a post-op)
 
 Why: on a 12-megapixel decode, eager g_s spent half its time in element-wise passes over
 full-resolution activations (LeakyReLU, GDN's square, root and product, the residual sums),
 each a round trip through memory. oneDNN runs a conv with its LeakyReLU, or with the sum that
 follows it, as one kernel (post-ops), and GDN's product with the block's skip becomes one
-addcmul: the same arithmetic in the transforms' dtype (bfloat16 on AMX CPUs, else float32),
+addcmul in place: the same arithmetic in the transforms' dtype (bfloat16 on AMX CPUs, else float32),
 differing from eager autocast only in rounding. g_a and g_s never feed the entropy parameters,
 which stay exact (licodec/models/exact.py).
 
@@ -108,8 +108,8 @@ def _up_block(block: UpBlock, dtype: torch.dtype) -> Layer:
 
     def run(x: Tensor) -> Tensor:
         c = refine(F.pixel_shuffle(expand(x), shuffle.upscale_factor))
-        skip = F.pixel_shuffle(skip_conv(x), skip_shuffle)
-        return torch.addcmul(skip, c, normalisation.factor(c))
+        factor = normalisation.factor(c)  # before the skip exists: one full-size tensor fewer at the peak
+        return F.pixel_shuffle(skip_conv(x), skip_shuffle).addcmul_(c, factor)
 
     return run
 
@@ -121,7 +121,8 @@ def _down_block(block: DownBlock, dtype: torch.dtype) -> Layer:
 
     def run(x: Tensor) -> Tensor:
         c = refine(reduce(x))
-        return torch.addcmul(skip_conv(x), c, normalisation.factor(c))
+        factor = normalisation.factor(c)
+        return skip_conv(x).addcmul_(c, factor)
 
     return run
 
