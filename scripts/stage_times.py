@@ -1,10 +1,11 @@
 """Where encode and decode time goes: g_a, the latent encoder, the latent decoder and g_s.
 
     python scripts/stage_times.py data/kodim23.png --threads 2
-    python scripts/stage_times.py data/kodim23.png --resize 4000x3000 --repeats 1
+    python scripts/stage_times.py data/kodim23.png --resize 4000x3000 --repeats 1 --profile
 
 Median wall time of each stage of the shipped student (as `licodec` loads it, so in bfloat16
-where licodec.precision chooses it) on one image at quality 4, after a warm-up run.
+where licodec.precision chooses it) on one image at quality 4, after a warm-up run. --profile
+adds, for the latent decoder and g_s, the operators that took the most time (torch.profiler).
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--resize", default=None, help="WxH")
+    parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     image = Image.open(args.image).convert("RGB")
@@ -52,6 +54,22 @@ def main() -> None:
     print(f"{image.width}x{image.height}, {args.threads} threads, g_a/g_s in "
           f"{'bfloat16' if net.bfloat16_transforms else 'float32'}: g_a {g_a:.3f} s, latent encode {encode:.3f} s, "
           f"latent decode {decode:.3f} s, g_s {g_s:.3f} s")
+    if args.profile:
+        with torch.inference_mode():
+            print_profile("latent decode", lambda: net.latent_codec.decompress(streams.data, shape, 4.0))
+            print_profile("g_s", lambda: net.synthesis(y_hat, image.height, image.width))
+
+
+def print_profile(stage: str, run) -> None:
+    """The operators that took the most time in one run of a stage (self time, all threads' wall)."""
+    with torch.profiler.profile() as profile:
+        run()
+    events = sorted(profile.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events)
+    print(f"\n{stage}: {total / 1e6:.3f} s of operator time")
+    for event in events[:8]:
+        print(f"  {event.key:34s} {event.self_cpu_time_total / 1e6:6.3f} s  {100 * event.self_cpu_time_total / total:4.1f} %"
+              f"  ({event.count} calls)")
 
 
 if __name__ == "__main__":
