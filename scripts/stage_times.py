@@ -5,7 +5,8 @@
 
 Median wall time of each stage of the shipped student (as `licodec` loads it, so in bfloat16
 where licodec.precision chooses it) on one image at quality 4, after a warm-up run. --profile
-adds, for the latent decoder and g_s, the operators that took the most time (torch.profiler).
+adds, for the latent decoder and g_s, the operators that took the most time (torch.profiler);
+--tile and --margin try other tilings of g_a/g_s (licodec.models.codec.TILE, MARGIN).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from licodec.models import codec
 from licodec.models.codec import latent_shape, rgb_to_tensor
 from licodec.weights import load_model, resolve
 
@@ -38,8 +40,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--resize", default=None, help="WxH")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--tile", type=int, default=codec.TILE, help="tile side for g_a/g_s (pixels)")
+    parser.add_argument("--margin", type=int, default=codec.MARGIN, help="context around each tile (pixels)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    codec.TILE, codec.MARGIN = args.tile, args.margin
     image = Image.open(args.image).convert("RGB")
     if args.resize:
         image = image.resize(tuple(int(v) for v in args.resize.split("x")), Image.LANCZOS)
