@@ -3,6 +3,9 @@
 Used to check that float16 storage (`licodec export --half`) codes like the float32 original:
 
     python scripts/compare_weights.py runs/x/weights.safetensors weights/student.safetensors ../shared/data/kodak
+    python scripts/compare_weights.py runs/t/weights.safetensors weights/teacher.safetensors ../shared/data/kodak --limit 6
+
+(--limit N: the folder's first N images, for a large model on a small machine.)
 """
 from __future__ import annotations
 
@@ -19,9 +22,10 @@ def main() -> None:
     parser.add_argument("a")
     parser.add_argument("b")
     parser.add_argument("images")
+    parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args()
     torch.set_num_threads(2)
-    images = load_images(args.images)
+    images = load_images(args.images, args.limit)
     a, b = (validate(load_model(read_info(path)), images, ALL_LEVELS) for path in (args.a, args.b))
     print(f"| quality | bpp A | bpp B | B / A | PSNR A | PSNR B | B − A (dB) |\n|---|---|---|---|---|---|---|")
     for q in a:

@@ -73,8 +73,8 @@ def print_profile(stage: str, run) -> None:
     total = sum(e.self_cpu_time_total for e in events)
     print(f"\n{stage}: {total / 1e6:.3f} s of operator time")
     for event in events[:8]:
-        print(f"  {event.key:34s} {event.self_cpu_time_total / 1e6:6.3f} s  {100 * event.self_cpu_time_total / total:4.1f} %"
-              f"  ({event.count} calls)")
+        seconds = event.self_cpu_time_total / 1e6
+        print(f"  {event.key:34s} {seconds:6.3f} s  {100 * event.self_cpu_time_total / total:4.1f} %  ({event.count} calls)")
 
 
 if __name__ == "__main__":

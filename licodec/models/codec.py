@@ -156,7 +156,8 @@ class LicModel(nn.Module):
     def _transform(self, name: str, x: Tensor) -> Tensor:
         """g_a or g_s of x: fused where it applies (after for_inference, a float32 CPU tensor,
         oneDNN enabled), else the module under the chosen precision."""
-        if self.fuse_transforms and x.device.type == "cpu" and x.dtype == torch.float32 and torch.backends.mkldnn.enabled:
+        on_cpu = x.device.type == "cpu" and x.dtype == torch.float32 and torch.backends.mkldnn.enabled
+        if self.fuse_transforms and on_cpu:
             dtype = torch.bfloat16 if self.bfloat16_transforms else torch.float32
             if (name, dtype) not in self._fused:
                 self._fused[name, dtype] = fused_transform(getattr(self, name), dtype)

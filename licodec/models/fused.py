@@ -46,12 +46,12 @@ class _Conv:
     """A conv, optionally with LeakyReLU or a following sum fused into it."""
 
     def __init__(self, conv: nn.Conv2d, dtype: torch.dtype, leaky: nn.LeakyReLU | None = None) -> None:
-        self.weight, self.bias = conv.weight.detach(), conv.bias.detach()
         self.geometry = (list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups)
         self.unary, self.scalars = ("leaky_relu", [leaky.negative_slope]) if leaky else ("none", [])
-        self.use(self.weight, self.bias, dtype)
+        self.use(conv.weight.detach(), conv.bias.detach(), dtype)
 
     def use(self, weight: Tensor, bias: Tensor, dtype: torch.dtype) -> None:
+        """Run with these weights, copied in `dtype` and channels-last as oneDNN reads them."""
         self.weight = weight.to(dtype).contiguous(memory_format=torch.channels_last)
         self.bias = bias.to(dtype)
 
