@@ -188,12 +188,15 @@ def test_learning_curves_join_legs_into_campaign_steps_and_hours(tmp_path):
 
     val = {"q1": {"bpp": 0.2, "psnr": 25.0}, "q8": {"bpp": 1.0, "psnr": 30.0}}
     first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
-    first.write_text(json.dumps({"step": 10, "seconds": 1800.0}) + "\n"
-                     + json.dumps({"step": 20, "seconds": 3600.0, "val": val}) + "\n")
-    second.write_text(json.dumps({"step": 5, "seconds": 360.0, "val": val}) + "\n")
+    first.write_text(json.dumps({"step": 10, "seconds": 1800.0, "batch": 4}) + "\n"
+                     + json.dumps({"step": 20, "seconds": 3600.0, "batch": 4, "val": val}) + "\n")
+    # the second leg trains on batches of 16 and logs step 5 twice (a resume)
+    second.write_text(json.dumps({"step": 5, "seconds": 300.0, "batch": 16}) + "\n"
+                      + json.dumps({"step": 5, "seconds": 360.0, "batch": 16, "val": val}) + "\n")
     rows = validations([first, second], start_step=100)
-    assert [(r["total_step"], r["total_seconds"]) for r in rows] == [(120, 3600.0), (125, 3960.0)]
-    assert "| b.jsonl | 5 | 125 | 1.10 | 0.200 / 25.00 | 1.000 / 30.00 |" in table(rows)
+    assert [(r["total_step"], r["total_seconds"], r["total_samples"]) for r in rows] == [
+        (120, 3600.0, 80), (125, 3960.0, 160)]
+    assert "| b.jsonl | 5 | 125 | 0.2 | 1.10 | 0.200 / 25.00 | 1.000 / 30.00 |" in table(rows)
 
 
 def test_learning_curves_give_bd_rates_against_a_reference_validation(tmp_path):

@@ -3,9 +3,9 @@ and wall time, from the legs' logs (one log per leg; a leg resumes from the prev
 
     python -m licodec.training.curves weights/student-log.jsonl --start-step 3400 -o results/training/student
 
-writes campaign.md (a table per validation) and campaign.png (PSNR per level against steps, and
-the RD curve at each validation). --start-step counts the steps the first leg started from;
---reference-step N adds each validation's BD-rate (PSNR, over all levels, the model's rate
+writes campaign.md (a table per validation) and campaign.png (PSNR per level against steps and
+against hours, and the RD curve at each validation). --start-step counts the steps the first leg
+started from; --reference-step N adds each validation's BD-rate (PSNR, over all levels, the model's rate
 estimates) against the validation at campaign step N, e.g. the shipped weights'; with
 --reference-log LOG, N is a step of that log instead (another model's validation on the same
 held-out images, e.g. the teacher's campaign against the shipped student).
@@ -20,13 +20,19 @@ from licodec.evaluation import bdrate
 
 
 def validations(logs: list[Path], start_step: int = 0) -> list[dict]:
-    """Every validation record, with campaign-wide `total_step` and `total_seconds`."""
-    rows, step_offset, seconds_offset = [], start_step, 0.0
+    """Every validation record, with campaign-wide `total_step`, `total_seconds` and
+    `total_samples` (crops trained on in these logs: each record's batch × the steps since the
+    last record; legs differ in batch, so steps alone do not compare them)."""
+    rows, step_offset, seconds_offset, samples = [], start_step, 0.0, 0
     for log in logs:
         records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        previous_step = 0
         for record in records:
+            # max(): a resumed run may log a few steps twice
+            samples += record.get("batch", 0) * max(0, record["step"] - previous_step)
+            previous_step = max(previous_step, record["step"])
             if "val" in record:
-                rows.append({**record, "total_step": step_offset + record["step"],
+                rows.append({**record, "total_step": step_offset + record["step"], "total_samples": samples,
                              "total_seconds": seconds_offset + record["seconds"], "leg": log.name})
         if records:
             step_offset += records[-1]["step"]
@@ -43,14 +49,15 @@ def _curve(row: dict) -> dict:
 def table(rows: list[dict], reference: dict | None = None) -> str:
     levels = list(rows[0]["val"]) if rows else []
     extra = f" BD-rate vs step {reference['total_step']} |" if reference else ""
-    lines = ["| leg | step | total step | hours (legs) | " + " | ".join(f"{q} bpp / dB" for q in levels) + " |" + extra,
-             "|---|---|---|---|" + "---|" * (len(levels) + bool(reference))]
+    lines = ["| leg | step | total step | crops (k) | hours (legs) | " + " | ".join(f"{q} bpp / dB" for q in levels)
+             + " |" + extra, "|---|---|---|---|---|" + "---|" * (len(levels) + bool(reference))]
     for row in rows:
         cells = [f"{row['val'][q]['bpp']:.3f} / {row['val'][q]['psnr']:.2f}" for q in levels]
         if reference:
             bd = bdrate.compare(_curve(reference), _curve(row))
             cells.append("—" if bd is None else f"{bd['bd_rate']:+.2f} %")
-        lines.append(f"| {row['leg']} | {row['step']} | {row['total_step']} | {row['total_seconds'] / 3600:.2f} | "
+        lines.append(f"| {row['leg']} | {row['step']} | {row['total_step']} | {row['total_samples'] / 1000:.1f} | "
+                     f"{row['total_seconds'] / 3600:.2f} | "
                      + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -61,13 +68,17 @@ def plot(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, (by_step, rd) = plt.subplots(1, 2, figsize=(12, 4.5))
-    steps = [r["total_step"] for r in rows]
-    for q in rows[0]["val"]:
-        by_step.plot(steps, [r["val"][q]["psnr"] for r in rows], marker=".", label=q)
-    by_step.set_xlabel("training step (campaign)")
-    by_step.set_ylabel("validation PSNR (dB)")
-    by_step.legend(ncol=2, fontsize=8)
+    figure, (by_step, by_hours, rd) = plt.subplots(1, 3, figsize=(17, 4.5))
+    # The same validations against steps and against the loop's wall clock: legs on a GPU and
+    # on the CPU differ ~30x in seconds per step, so only both axes together show the cost.
+    for axis, key, label in ((by_step, "total_step", "training step (campaign)"),
+                             (by_hours, "total_seconds", "hours of training (the legs' clocks)")):
+        scale = 3600 if key == "total_seconds" else 1
+        for q in rows[0]["val"]:
+            axis.plot([r[key] / scale for r in rows], [r["val"][q]["psnr"] for r in rows], marker=".", label=q)
+        axis.set_xlabel(label)
+        axis.set_ylabel("validation PSNR (dB)")
+        axis.legend(ncol=2, fontsize=8)
     colours = plt.cm.viridis([i / max(1, len(rows) - 1) for i in range(len(rows))])
     for row, colour in zip(rows, colours):
         points = list(row["val"].values())
