@@ -40,7 +40,7 @@ def validations(logs: list[Path], start_step: int = 0) -> list[dict]:
     return rows
 
 
-def _curve(row: dict) -> dict:
+def as_rd_curve(row: dict) -> dict:
     """A validation as an RD curve in the schema licodec.evaluation.bdrate reads."""
     points = list(row["val"].values())
     return {"results": {"bpp": [p["bpp"] for p in points], "psnr-rgb": [p["psnr"] for p in points]}}
@@ -54,7 +54,7 @@ def table(rows: list[dict], reference: dict | None = None) -> str:
     for row in rows:
         cells = [f"{row['val'][q]['bpp']:.3f} / {row['val'][q]['psnr']:.2f}" for q in levels]
         if reference:
-            bd = bdrate.compare(_curve(reference), _curve(row))
+            bd = bdrate.compare(as_rd_curve(reference), as_rd_curve(row))
             cells.append("—" if bd is None else f"{bd['bd_rate']:+.2f} %")
         lines.append(f"| {row['leg']} | {row['step']} | {row['total_step']} | {row['total_samples'] / 1000:.1f} | "
                      f"{row['total_seconds'] / 3600:.2f} | "
