@@ -4,7 +4,7 @@
         weights/student-leg4-log.jsonl --start-step 3400 --at 12300 --at 29263 --at 32249 \
         --kodak results/kodak/bd-rate.json --target webp --target avif --target heif \
         --target bpg_444_x265_ycbcr --target compressai-mbt2018-mean_mse_cpu --target vtm \
-        --speed H100=weights/student-leg3-log.jsonl --speed "2-core CPU=weights/student-leg6-log.jsonl" \
+        --speed H100=weights/student-leg3-log.jsonl --speed "2-core CPU=weights/student-leg7-log.jsonl" \
         --teacher weights/teacher-log.jsonl
 
 The curve: held-out validations at the ends of learning-rate anneals (--at, campaign steps as
@@ -16,7 +16,8 @@ student's, against the same anchor (--kodak, `make eval`'s bd-rate.json), give t
 the student still needs, (1 + BD_target) / (1 + BD_student); crops × factor^(−1/β) is where the
 curve reaches it. Hours: each --speed log's crops per hour of its own clock. --teacher: the
 crops the teacher (its last validation, against the same last student validation) needs to be
-5 % ahead of the student, if it learns at the student's β (its own curve is one anneal long).
+5 % ahead of the student, if it learns at the student's β (its own curve is one anneal long),
+in hours at its own log's speed, under the first --speed column (where it trained).
 An extrapolation, not a measurement: the data (672 small photos) and the student's width cap
 it somewhere this curve does not show.
 """
@@ -81,14 +82,15 @@ def main() -> None:
     print(f"β = {beta_all:.3f} (least squares), {beta_last:.3f} (last two points); "
           + ", ".join(f"{name} {rate / 1000:.1f}k crops/h" for name, rate in speeds.items()) + "\n")
 
-    bd = {row["codec"]: row["psnr"]["bd_rate"] for row in json.loads(args.kodak.read_text())["rows"]}
-    bd.setdefault(json.loads(args.kodak.read_text())["reference"], 0.0)
+    kodak = json.loads(args.kodak.read_text())
+    bd = {row["codec"]: row["psnr"]["bd_rate"] for row in kodak["rows"]}
+    bd.setdefault(kodak["reference"], 0.0)
     needs = [(f"{name} ({bd[name]:+.1f} %)", (1 + bd[name] / 100) / (1 + bd[args.model] / 100), crops_now, speeds)
              for name in args.target]
     if args.teacher:
         teacher_row = validations([args.teacher])[-1]
         factor = DISTILLATION_MARGIN / rate_factor(teacher_row, reference)
-        teacher_speed = {name: crops_per_hour(args.teacher) for name in list(speeds)[:1]}
+        teacher_speed = {next(iter(speeds)): crops_per_hour(args.teacher)} if speeds else {}
         needs.append(("teacher 5 % ahead of the student", factor, teacher_row["total_samples"], teacher_speed))
 
     hours = " | ".join(f"{name} h (β {b:.2f})" for name in speeds for b in (beta_all, beta_last))

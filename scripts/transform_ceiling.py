@@ -20,14 +20,8 @@ from torch import Tensor
 from licodec.models import LicModel
 from licodec.models.codec import pad_image
 from licodec.training.data import list_images, split_holdout
-from licodec.training.validate import ALL_LEVELS, load_images
+from licodec.training.validate import ALL_LEVELS, load_images, rounded_psnr
 from licodec.weights import load_model, read_info
-
-
-def psnr(x_hat: Tensor, x: Tensor) -> float:
-    """PSNR of the decoded pixels (rounded to 8 bits, as a decoder writes them)."""
-    mse = torch.mean((torch.round(x_hat.clamp(0, 1) * 255) - x * 255) ** 2)
-    return float(10 * torch.log10(255**2 / mse.clamp(min=1e-10)))
 
 
 @torch.no_grad()
@@ -40,9 +34,9 @@ def ceiling_and_levels(model: LicModel, images: list[Tensor]) -> tuple[float, di
         h, w = x.shape[-2:]
         padded = pad_image(x)
         y = model.g_a(padded)
-        ceiling.append(psnr(model.g_s(y * gains.gain(top) * gains.inverse(top))[..., :h, :w], x))
+        ceiling.append(rounded_psnr(model.g_s(y * gains.gain(top) * gains.inverse(top))[..., :h, :w], x))
         for q in ALL_LEVELS:
-            levels[q].append(psnr(model(padded, torch.tensor([float(q)]))["x_hat"][..., :h, :w], x))
+            levels[q].append(rounded_psnr(model(padded, torch.tensor([float(q)]))["x_hat"][..., :h, :w], x))
     return float(np.mean(ceiling)), {q: float(np.mean(v)) for q, v in levels.items()}
 
 
@@ -65,7 +59,7 @@ def refined_ceiling(model: LicModel, images: list[Tensor], steps: int) -> float:
             loss.backward()
             optimizer.step()
         with torch.no_grad():
-            results.append(psnr(model.g_s(y * scale)[..., :h, :w], x))
+            results.append(rounded_psnr(model.g_s(y * scale)[..., :h, :w], x))
     return float(np.mean(results))
 
 

@@ -71,9 +71,8 @@ def plot(rows: list[dict], path: Path) -> None:
     figure, (by_step, by_hours, rd) = plt.subplots(1, 3, figsize=(17, 4.5))
     # The same validations against steps and against the loop's wall clock: legs on a GPU and
     # on the CPU differ ~30x in seconds per step, so only both axes together show the cost.
-    for axis, key, label in ((by_step, "total_step", "training step (campaign)"),
-                             (by_hours, "total_seconds", "hours of training (the legs' clocks)")):
-        scale = 3600 if key == "total_seconds" else 1
+    for axis, key, scale, label in ((by_step, "total_step", 1, "training step (campaign)"),
+                                    (by_hours, "total_seconds", 3600, "hours of training (the legs' clocks)")):
         for q in rows[0]["val"]:
             axis.plot([r[key] / scale for r in rows], [r["val"][q]["psnr"] for r in rows], marker=".", label=q)
         axis.set_xlabel(label)

@@ -32,6 +32,12 @@ def load_images(images: str | Path | list[Path], limit: int | None = None) -> li
     return loaded
 
 
+def rounded_psnr(x_hat: Tensor, x: Tensor) -> float:
+    """PSNR of x_hat clamped and rounded to 8 bits (the pixels a decoder writes) against x in [0, 1]."""
+    mse = torch.mean((torch.round(x_hat.clamp(0, 1) * 255) - x * 255) ** 2)
+    return float(10 * torch.log10(255**2 / mse.clamp(min=1e-10)))
+
+
 @torch.no_grad()
 def validate(model: LicModel, images: list[Tensor], qualities=VAL_QUALITIES) -> dict[str, dict[str, float]]:
     """{"q1": {"bpp": mean bpp, "psnr": mean PSNR}, ...} with rounding, as the coder quantises."""
@@ -50,9 +56,7 @@ def _validate(model: LicModel, images: list[Tensor], qualities) -> dict[str, dic
         for x in images:
             h, w = x.shape[-2:]
             out = model(pad_image(x), torch.tensor([float(q)], device=x.device))
-            x_hat = out["x_hat"][..., :h, :w].clamp(0, 1)
-            mse = torch.mean((torch.round(x_hat * 255) - x * 255) ** 2)
-            psnrs.append(float(10 * torch.log10(255**2 / mse.clamp(min=1e-10))))
+            psnrs.append(rounded_psnr(out["x_hat"][..., :h, :w], x))
             bpps.append(float(bits_per_pixel(out["likelihoods"], h * w)))
         results[f"q{q:g}"] = {"bpp": round(float(np.mean(bpps)), 4), "psnr": round(float(np.mean(psnrs)), 3)}
     return results
