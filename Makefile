@@ -13,7 +13,7 @@ QUALITY    ?= 4
 OUT        ?= demo-out
 MANDIR     ?= $(HOME)/.local/share/man/man1
 
-.PHONY: install demo test sweep eval eval-wikipedia bench check-determinism readme man clean
+.PHONY: install demo test sweep eval eval-wikipedia bench bench-train check-determinism readme man clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,15 @@ bench: $(TEST_VENV)/.installed $(VENV)/.installed
 	$(TEST_VENV)/bin/licodec bench --image $(IMAGE) --model student --sizes 4000x3000 --threads 2 --repeats 1 \
 		--baselines '' --compressai '' --cli-python $(VENV)/bin/python -o results/bench-12mp
 	$(MAKE) readme
+
+# Training speed: crops/s and TFLOP/s of the real training step, float32 against bfloat16, eager
+# against compiled, 1 process × 2 threads against 2 × 1 (the teacher eager only: compiling it
+# costs minutes per case, and compiling gained nothing for the student on this CPU).
+bench-train: install
+	$(VENV)/bin/python -m licodec.evaluation.train_bench --data $(SHARED)/data/train --arch student \
+		--profile -o results/training-speed
+	$(VENV)/bin/python -m licodec.evaluation.train_bench --data $(SHARED)/data/train --arch teacher --mode eager \
+		-o results/training-speed --append
 
 # Every Kodak image × q 1..8 encoded under one set of kernels (threads, oneDNN, layout, float64,
 # CUDA where present) and decoded under another: the decoder's parameters must be the encoder's.

@@ -372,8 +372,9 @@ def _training_options(command):
     """The options `train` and `distill` share."""
     options = [
         click.option("--arch", default=None, help="architecture: teacher, student, feds-teacher, feds-student"),
-        click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
-                     help="folder of training images (never the test sets)"),
+        click.option("--data", required=True, multiple=True, type=click.Path(exists=True, file_okay=False),
+                     help="folder of training images (never the test sets); repeat it for more folders "
+                          "(--holdout draws from the first only)"),
         click.option("--out", required=True, type=click.Path(file_okay=False),
                      help="run folder: checkpoint.pt, log.jsonl, weights.safetensors"),
         click.option("--steps", required=True, type=int),
@@ -399,8 +400,20 @@ def _training_options(command):
         click.option("--minutes", type=float, default=None,
                      help="wall-clock budget: stop after it, with a checkpoint and exported weights"),
         click.option("--log-every", default=1, show_default=True, help="log the mean of every N steps"),
+        click.option("--ema", default=0.0, show_default=True, metavar="DECAY",
+                     help="also keep a moving average of the weights (e.g. 0.999), validated and exported "
+                          "beside them as OUT/weights-ema.safetensors; 0: none"),
         click.option("--compile", is_flag=True, help="torch.compile g_a and g_s (faster steps after a slow start)"),
+        click.option("--compile-mode", type=click.Choice(["default", "reduce-overhead", "max-autotune-no-cudagraphs"]),
+                     default="default", show_default=True, help="torch.compile's mode (reduce-overhead: CUDA graphs)"),
+        click.option("--noise", type=click.Choice(["auto", "per-sample", "batch"]), default="auto", show_default=True,
+                     help="the training noise: per sample (the same under any number of processes) or the batch's "
+                          "from one generator on the device; auto: batch on one GPU process"),
         click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True),
+        click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default="auto",
+                     show_default=True,
+                     help="what g_a and g_s train in (the entropy model, losses and weights stay float32); "
+                          "auto: bfloat16 on GPUs and on CPUs with bfloat16 instructions (AMX, AVX-512 BF16)"),
         click.option("--threads", default=2, show_default=True),
         click.option("--seed", default=0, show_default=True),
         click.option("--checkpoint-minutes", default=5.0, show_default=True),
@@ -419,8 +432,8 @@ def _run_training(strategy: str = "plain", teacher: str | None = None, derive_st
         if not derive_student:
             raise LicodecError("--arch is required (or --derive-student with distill)")
         options["arch"] = "derived-student"
-    val, init = options.pop("val"), options.pop("init")
-    weights = run(TrainOptions(data=Path(options.pop("data")), out=Path(options.pop("out")), strategy=strategy,
+    val, init, data = options.pop("val"), options.pop("init"), [Path(d) for d in options.pop("data")]
+    weights = run(TrainOptions(data=data[0], extra_data=tuple(data[1:]), out=Path(options.pop("out")), strategy=strategy,
                                teacher=teacher, derive_student=derive_student,
                                val=Path(val) if val else None, init=Path(init) if init else None, **options))
     click.echo(f"wrote {weights}")

@@ -7,7 +7,8 @@ are emulated or less proven, so float32 stays. g_a only chooses the symbols and 
 pixels (docs/format.md), so every file still decodes on every machine; the pixels of one file
 may differ by a level or two between a bfloat16 and a float32 decoder.
 
-LICODEC_PRECISION=float32 (or bfloat16) overrides the choice.
+LICODEC_PRECISION=float32 (or bfloat16) overrides the choice. Training decides apart
+(`training_precision`, `licodec train --precision`).
 """
 from __future__ import annotations
 
@@ -38,4 +39,28 @@ def transforms_in_bfloat16() -> bool:
 
 def _cpu_has_amx() -> bool:
     check = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private, so guarded
+    return bool(check and check())
+
+
+def training_precision(choice: str, device: str) -> str:
+    """"bfloat16" or "float32": what g_a and g_s train in (`licodec train --precision`).
+
+    Only g_a and g_s ever run in bfloat16 (autocast, LicModel.forward); the latent codec (gains,
+    hyperprior, ChARM slices, LRP), the likelihoods, the factorized prior's CDF, the aux loss,
+    the losses, the master weights and Adam stay float32: the rate terms take logs of
+    probabilities down to 1e-9 and differences of nearly equal CDF values, which bfloat16's
+    8-bit mantissa cannot hold. "auto" picks bfloat16 on a CUDA device that has it and on CPUs
+    with bfloat16 matrix instructions (AMX, or AVX-512 BF16), float32 elsewhere.
+    """
+    if choice not in CHOICES:
+        raise LicodecError(f"unknown precision {choice!r} ({', '.join(CHOICES)})")
+    if choice != "auto":
+        return choice
+    if device.startswith("cuda"):
+        return "bfloat16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "float32"
+    return "bfloat16" if _cpu_has_amx() or _cpu_has_avx512_bf16() else "float32"
+
+
+def _cpu_has_avx512_bf16() -> bool:
+    check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)  # private, so guarded
     return bool(check and check())

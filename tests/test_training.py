@@ -245,3 +245,123 @@ def test_a_checkpoint_leaves_no_step_unlogged(tiny_arch, train_folder, tmp_path)
     train(dataclasses.replace(killed, resume=True))
     logged = [json.loads(line)["step"] for line in (tmp_path / "killed" / "log.jsonl").read_text().splitlines()]
     assert logged == [1, 2, 4]  # steps 1 and 2 before their checkpoints; 3 and 4 averaged at the end
+
+
+def test_bfloat16_training_runs_only_the_transforms_in_bfloat16(tiny_arch):
+    from licodec.models import LicModel
+
+    model = LicModel(TINY).train()
+    model.training_bfloat16 = True
+    seen = {}
+
+    def record(name):
+        def hook(module, inputs, output) -> None:
+            seen.setdefault(name, output.dtype)
+        return hook
+
+    model.g_a.stages[1].register_forward_hook(record("g_a"))
+    model.latent_codec.h_a.register_forward_hook(record("h_a"))
+    out = model(torch.rand(2, 3, 64, 64), torch.tensor([1, 8]))
+    assert seen == {"g_a": torch.bfloat16, "h_a": torch.float32}  # the entropy model stays float32
+    assert all(t.dtype == torch.float32 for t in (out["y"], out["x_hat"], *out["likelihoods"].values()))
+    seen.clear()
+    model.eval()(torch.rand(1, 3, 64, 64), torch.tensor([4]))  # validation measures in float32
+    assert seen["g_a"] == torch.float32
+
+
+def test_a_training_precision_is_chosen_or_refused():
+    from licodec.errors import LicodecError
+    from licodec.precision import training_precision
+
+    assert training_precision("float32", "cpu") == "float32"
+    assert training_precision("bfloat16", "cuda") == "bfloat16"
+    assert training_precision("auto", "cpu") in ("float32", "bfloat16")
+    with pytest.raises(LicodecError, match="unknown precision"):
+        training_precision("float16", "cpu")
+
+
+def test_bfloat16_training_learns_and_logs_its_precision(tiny_arch, train_folder, tmp_path):
+    weights = train(_options(tiny_arch, train_folder, tmp_path / "run", 20, precision="bfloat16"))
+    losses = [json.loads(line)["loss"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert sum(losses[-5:]) < sum(losses[:5])
+    assert json.loads(read_info(weights).metadata["provenance"])["precision"] == "bfloat16"
+    auto = train(_options(tiny_arch, train_folder, tmp_path / "auto", 1))
+    assert json.loads(read_info(auto).metadata["provenance"])["precision"] in ("float32", "bfloat16")
+
+
+def test_a_moving_average_is_validated_exported_and_resumed_exactly(tiny_arch, train_folder, tmp_path):
+    full = _options(tiny_arch, train_folder, tmp_path / "full", 4, ema=0.5, holdout=1, val_every=2)
+    train(full)
+    record = json.loads((tmp_path / "full" / "log.jsonl").read_text().splitlines()[-1])
+    assert set(record["val_ema"]) == set(record["val"]) and record["val_ema"] != record["val"]
+    raw = load_model(read_info(tmp_path / "full" / "weights.safetensors")).state_dict()
+    average = load_model(read_info(tmp_path / "full" / "weights-ema.safetensors")).state_dict()
+    assert any(not torch.equal(raw[k], average[k]) for k in raw)
+    killed = dataclasses.replace(full, out=tmp_path / "killed")
+    train_until_killed(killed, kill_at_step=2)
+    train(dataclasses.replace(killed, resume=True))
+    resumed = load_model(read_info(tmp_path / "killed" / "weights-ema.safetensors")).state_dict()
+    assert all(torch.equal(average[k], resumed[k]) for k in average)
+
+
+def test_a_moving_average_needs_a_decay_below_one(tiny_arch, train_folder, tmp_path):
+    from licodec.errors import LicodecError
+
+    with pytest.raises(LicodecError, match="--ema 1.0"):
+        train(_options(tiny_arch, train_folder, tmp_path / "run", 1, ema=1.0))
+
+
+def test_extra_folders_train_and_the_holdout_comes_from_the_first(tmp_path):
+    from licodec.training.train import training_images
+
+    first, extra = tmp_path / "first", tmp_path / "extra"
+    for folder, count in ((first, 4), (extra, 3)):
+        folder.mkdir()
+        for i in range(count):
+            Image.new("RGB", (8, 8)).save(folder / f"{i}.png")
+    options = _options("student", first, tmp_path / "run", 1, holdout=2, extra_data=(extra,))
+    images = training_images(options)
+    assert [p.parent.name for p in images] == ["first"] * 2 + ["extra"] * 3
+    assert [p.stem for p in images if p.parent == first] == ["1", "3"]
+
+
+def test_batch_noise_comes_from_one_device_generator_and_resumes_exactly(tiny_arch, train_folder, tmp_path):
+    from licodec.models.charm import batch_noise, uniform_noise_like
+
+    with batch_noise(torch.Generator().manual_seed(5)):
+        first = uniform_noise_like(torch.zeros(3, 2, 4, 4))
+    again = torch.rand(3, 2, 4, 4, generator=torch.Generator().manual_seed(5)) - 0.5
+    assert torch.equal(first, again) and first.abs().max() <= 0.5
+    full = _options(tiny_arch, train_folder, tmp_path / "full", 4, noise="batch")
+    train(full)
+    killed = dataclasses.replace(full, out=tmp_path / "killed")
+    train_until_killed(killed, kill_at_step=2)
+    train(dataclasses.replace(killed, resume=True))
+    a = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_training_options_that_cannot_work_are_refused(tiny_arch, train_folder, tmp_path):
+    from licodec.errors import LicodecError
+    from licodec.training.train import check_options
+
+    with pytest.raises(LicodecError, match="--noise batch is for one process"):
+        check_options(_options(tiny_arch, train_folder, tmp_path, 1, noise="batch"), world_size=2)
+    with pytest.raises(LicodecError, match="unknown compile mode"):
+        check_options(_options(tiny_arch, train_folder, tmp_path, 1, compile_mode="fast"), world_size=1)
+
+
+def test_a_non_finite_loss_stops_the_run_when_it_is_logged(tiny_arch, train_folder, tmp_path, monkeypatch):
+    from licodec.training import train as loop
+
+    real = loop.rate_distortion
+
+    def broken(*args, **kwargs):
+        terms = real(*args, **kwargs)
+        return {**terms, "loss": terms["loss"] * float("nan")}
+
+    monkeypatch.setattr(loop, "rate_distortion", broken)
+    with pytest.raises(RuntimeError, match="loss is nan at step 1"):
+        train(_options(tiny_arch, train_folder, tmp_path / "run", 4, log_every=2))
+    assert not (tmp_path / "run" / "log.jsonl").read_text()  # read back at the first log, not per step

@@ -36,7 +36,8 @@ from licodec.models.layers import conv, subpel_conv
 SYMBOL_LIMIT = 2**30  # latent values beyond ±2^30 are clamped; entropy.py codes up to ±2^31
 
 
-_SAMPLE_NOISE: contextvars.ContextVar[list[torch.Generator] | None] = contextvars.ContextVar("noise", default=None)
+_SAMPLE_NOISE: contextvars.ContextVar[list[torch.Generator] | torch.Generator | None] = contextvars.ContextVar(
+    "noise", default=None)
 
 
 @contextmanager
@@ -53,11 +54,27 @@ def per_sample_noise(seeds: Sequence[int]) -> Iterator[None]:
         _SAMPLE_NOISE.reset(token)
 
 
+@contextmanager
+def batch_noise(generator: torch.Generator) -> Iterator[None]:
+    """Draw the whole batch's training noise from one generator on the tensors' device: one
+    kernel per draw and no host work, for a single process on a GPU (where `per_sample_noise`
+    would cost a host draw and a copy per sample and latent). A run resumes exactly if the
+    generator is seeded by the step; only the sharing over processes needs `per_sample_noise`."""
+    token = _SAMPLE_NOISE.set(generator)
+    try:
+        yield
+    finally:
+        _SAMPLE_NOISE.reset(token)
+
+
 def uniform_noise_like(x: Tensor) -> Tensor:
-    """U(−½, ½) noise, the training proxy for rounding; per sample inside `per_sample_noise`."""
+    """U(−½, ½) noise, the training proxy for rounding; per sample inside `per_sample_noise`,
+    from one device generator inside `batch_noise`."""
     generators = _SAMPLE_NOISE.get()
     if generators is None:
         return torch.empty_like(x).uniform_(-0.5, 0.5)
+    if isinstance(generators, torch.Generator):
+        return torch.rand(x.shape, generator=generators, device=x.device, dtype=x.dtype) - 0.5
     if len(generators) != x.shape[0]:
         raise ValueError(f"per_sample_noise has {len(generators)} seeds for a batch of {x.shape[0]}")
     noise = torch.stack([torch.rand(x.shape[1:], generator=g, dtype=x.dtype) for g in generators])

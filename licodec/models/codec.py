@@ -77,18 +77,29 @@ class LicModel(nn.Module):
         self.g_s = SynthesisTransform(config)
         self.latent_codec = ChARMLatentCodec(config)
         self.bfloat16_transforms = False  # for_inference decides (licodec.precision)
+        self.training_bfloat16 = False  # forward's g_a/g_s under bfloat16 autocast (training only)
         self.fuse_transforms = False  # for_inference: g_a/g_s through fused kernels (licodec.models.fused)
         self._fused: dict[tuple[str, torch.dtype], Layer | None] = {}
 
     def forward(self, x: Tensor, quality: Tensor, features: bool = False) -> dict:
-        """x in [0, 1], sizes a multiple of 64; quality: [B] levels in [1, levels]."""
-        y, features_a = self.g_a(x, features=True)
+        """x in [0, 1], sizes a multiple of 64; quality: [B] levels in [1, levels].
+
+        With `training_bfloat16` set (licodec.precision.training_precision), g_a and g_s run under
+        bfloat16 autocast on any device; their outputs return to float32, so the latent codec,
+        the likelihoods and every loss term are float32 whatever the transforms ran in."""
+        with self._training_autocast(x):
+            y, features_a = self.g_a(x, features=True)
+        y = y.float()
         out = self.latent_codec(y, quality)
-        x_hat, features_s = self.g_s(out["y_hat"], features=True)
-        out.update(x_hat=x_hat, y=y)
+        with self._training_autocast(x):
+            x_hat, features_s = self.g_s(out["y_hat"], features=True)
+        out.update(x_hat=x_hat.float(), y=y)
         if features:
-            out.update(features_a=features_a, features_s=features_s)
+            out.update(features_a=[f.float() for f in features_a], features_s=[f.float() for f in features_s])
         return out
+
+    def _training_autocast(self, x: Tensor) -> torch.autocast:
+        return torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.training_bfloat16 and self.training)
 
     def for_inference(self) -> "LicModel":
         """Eval mode, with g_a and g_s in channels-last (15-30 % faster on CPU, measured here)
@@ -98,6 +109,7 @@ class LicModel(nn.Module):
         The latent codec's entropy parameters run as integer networks (layout-independent).
         """
         self.eval()
+        self.training_bfloat16 = False
         self.bfloat16_transforms = transforms_in_bfloat16()
         self.fuse_transforms, self._fused = True, {}
         self.g_a.to(memory_format=torch.channels_last)

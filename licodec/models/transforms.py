@@ -5,8 +5,10 @@
 
 Four stride-2 steps (×16), a residual group (RG) after each of the first three, and Swin-V2
 attention after the first two down-samplings (mirrored in g_s) when the config has attention.
-Each transform is a list of stages; `forward(..., features=True)` also returns every stage's
-output, which distillation aligns between teacher and student.
+g_a's first convolution and g_s's last, the two that touch pixels, stay float32 when the rest
+trains in bfloat16 (layers.FullPrecisionConv2d says why). Each transform is a list of stages;
+`forward(..., features=True)` also returns every stage's output, which distillation aligns
+between teacher and student.
 """
 from __future__ import annotations
 
@@ -44,7 +46,7 @@ class AnalysisTransform(_Stages):
         # First step is a plain 5×5 conv: a strided 1×1 skip on 3-channel input crashes
         # torch 2.13's CPU backward under channels-last (shared/reference/measurements.md).
         super().__init__([
-            nn.Sequential(conv(3, n, 5, stride=2), GDN(n), group(), _attention(config)),
+            nn.Sequential(conv(3, n, 5, stride=2, full_precision=True), GDN(n), group(), _attention(config)),
             nn.Sequential(DownBlock(n, n), group(), _attention(config)),
             nn.Sequential(DownBlock(n, n), group()),
             conv(n, config.M, 3, stride=2),
@@ -59,5 +61,5 @@ class SynthesisTransform(_Stages):
             nn.Sequential(UpBlock(config.M, n), group()),
             nn.Sequential(UpBlock(n, n), _attention(config), group()),
             nn.Sequential(UpBlock(n, n), _attention(config), group()),
-            subpel_conv(n, 3, 2),
+            subpel_conv(n, 3, 2, full_precision=True),
         ])

@@ -33,14 +33,16 @@ def split_holdout(folder: str | Path, count: int) -> tuple[list[Path], list[Path
 class CropSampler:
     """Random crops from in-memory images; all randomness comes from one seeded generator."""
 
-    def __init__(self, images: str | Path | list[Path], patch: int, seed: int = 0) -> None:
-        """`images`: a folder, or a list of image files."""
+    def __init__(self, images: str | Path | list[Path], patch: int, seed: int = 0, device: str = "cpu") -> None:
+        """`images`: a folder, or a list of image files. They are held as uint8 on `device`, so
+        that on a GPU the crops are cut there, with no copy from the host per step (the draws
+        stay on the CPU generator: the same crops on every device)."""
         self.images = []
         for path in images if isinstance(images, list) else list_images(images):
             with Image.open(path) as im:
                 array = np.array(im.convert("RGB"))
             if min(array.shape[:2]) >= patch:
-                self.images.append(torch.from_numpy(array).permute(2, 0, 1).contiguous())
+                self.images.append(torch.from_numpy(array).permute(2, 0, 1).contiguous().to(device))
         if not self.images:
             raise LicodecError(f"no training image is at least {patch}×{patch}")
         self.patch = patch

@@ -21,23 +21,29 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from licodec.config import MSE_LAMBDAS, MSSSIM_LAMBDAS, CodecConfig, get_config
 from licodec.errors import LicodecError
 from licodec.models import LicModel
-from licodec.models.charm import per_sample_noise
+from licodec.models.charm import batch_noise, per_sample_noise
 from licodec.models.codec import PAD_MULTIPLE
+from licodec.precision import training_precision
 from licodec.training import distributed
 from licodec.training.compressai_teacher import CompressAITeacher, is_compressai_spec, load_compressai_teacher
-from licodec.training.data import CropSampler, split_holdout
+from licodec.training.data import CropSampler, list_images, split_holdout
 from licodec.training.distill import SMoDi, Feds, Plain, derive_student, inherit_weights
 from licodec.training.losses import level_weights, rate_distortion
 from licodec.training.validate import ALL_LEVELS, VAL_QUALITIES, load_images, validate
 from licodec.weights import load_model, read_info, save_weights
 
 STRATEGIES = ("plain", "feds", "smodi")
+NOISES = ("auto", "per-sample", "batch")
+COUNTERS = ("step", "lr", "batch", "processes", "seconds")  # a record's fields that are not loss terms
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs")
 METRICS = ("mse", "ms-ssim")
+EMA_WEIGHTS = "weights-ema.safetensors"  # --ema's export, beside weights.safetensors
 MSSSIM_MIN_PATCH = 192  # MS-SSIM's 5 scales with an 11-pixel window need more than 160 pixels
 
 
@@ -74,6 +80,11 @@ class TrainOptions:
     init: Path | None = None  # start from these weights (a fresh optimiser), e.g. the shipped ones
     minutes: float | None = None  # wall-clock budget of this invocation: stop, checkpoint, export
     log_every: int = 1  # write the mean of every N steps' records (validation records always)
+    precision: str = "auto"  # g_a/g_s's autocast: auto | float32 | bfloat16 (licodec.precision.training_precision)
+    extra_data: tuple[Path, ...] = ()  # more folders whose images all train (--holdout draws from `data` only)
+    ema: float = 0.0  # decay of an exponential moving average of the weights (0: none); exported beside them
+    noise: str = "auto"  # per-sample | batch (one device generator per step) | auto: batch on one GPU process
+    compile_mode: str = "default"  # torch.compile's mode with --compile (reduce-overhead: CUDA graphs)
 
 
 class Trainee(nn.Module):
@@ -87,16 +98,23 @@ class Trainee(nn.Module):
         self.level_weighting = level_weighting
 
     def forward(self, step: int, teacher: LicModel | None, x: Tensor, quality: Tensor) -> dict[str, Tensor]:
-        table = torch.tensor(self.model.config.lambdas, device=x.device)
+        table, mse_table = self._tables(x.device)
         lambdas = table[quality - 1]
         weights = level_weights(lambdas, table) if self.level_weighting == "sqrt" else None
         out, teacher_out = self.strategy(step, self.model, teacher, x, quality.float())
         terms = rate_distortion(out, x, lambdas, self.metric, weights)
         # L_output is an image MSE: weighted like the MSE distortion at the sample's level.
-        mse_weight = torch.tensor(MSE_LAMBDAS, device=x.device)[quality - 1] * 255**2
+        mse_weight = mse_table[quality - 1] * 255**2
         extra = self.strategy.terms(step, out, teacher_out, mse_weight)
         terms["loss"] = terms["loss"] + sum(extra.values())
         return {**terms, **extra}
+
+    def _tables(self, device: torch.device) -> tuple[Tensor, Tensor]:
+        """The λ tables on `device`, made once: a tensor from a list per step is a copy that waits."""
+        if getattr(self, "_table_cache", (None,))[0] != device:
+            self._table_cache = (device, torch.tensor(self.model.config.lambdas, device=device),
+                                 torch.tensor(MSE_LAMBDAS, device=device))
+        return self._table_cache[1], self._table_cache[2]
 
 
 def _split_parameters(model: LicModel) -> tuple[list, list, list]:
@@ -123,7 +141,8 @@ def _make_optimizer(opts: TrainOptions, model: LicModel, strategy: nn.Module) ->
     main, gains, aux = _split_parameters(model)
     groups = [{"params": main + list(strategy.parameters()), "base_lr": opts.lr},
               {"params": gains, "base_lr": opts.gain_lr}]
-    return torch.optim.Adam(groups, lr=opts.lr), torch.optim.Adam(aux, lr=opts.aux_lr)
+    fused = opts.device.startswith("cuda")  # one kernel for all parameters; the same update as the loop
+    return torch.optim.Adam(groups, lr=opts.lr, fused=fused), torch.optim.Adam(aux, lr=opts.aux_lr, fused=fused)
 
 
 def noise_seed(seed: int, step: int, sample: int) -> int:
@@ -184,6 +203,12 @@ def check_options(opts: TrainOptions, world_size: int) -> int:
         raise LicodecError(f"--patch must be a multiple of {PAD_MULTIPLE} (the model's total stride)")
     if opts.level_weighting not in ("sqrt", "none"):
         raise LicodecError(f"unknown level weighting {opts.level_weighting!r} (sqrt, none)")
+    if opts.noise not in NOISES:
+        raise LicodecError(f"unknown noise {opts.noise!r} ({', '.join(NOISES)})")
+    if opts.noise == "batch" and world_size > 1:
+        raise LicodecError("--noise batch is for one process: under torchrun the noise is drawn per sample")
+    if opts.compile_mode not in COMPILE_MODES:
+        raise LicodecError(f"unknown compile mode {opts.compile_mode!r} ({', '.join(COMPILE_MODES)})")
     if opts.init is not None and opts.resume:
         raise LicodecError("--init starts a new run; --resume continues one: give one of them")
     if opts.metric == "ms-ssim" and opts.patch < MSSSIM_MIN_PATCH:
@@ -207,9 +232,8 @@ def _train_step(trainee: nn.Module, teacher: LicModel | None, optimizer, aux_opt
     quality = torch.randint(1, model.config.levels + 1, (global_batch,), generator=sampler.generator)[share]
     if opts.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    seeds = [noise_seed(opts.seed, step, i) for i in range(global_batch)][share]
-    with per_sample_noise(seeds):
-        terms = trainee(step, teacher, x, quality.to(opts.device))
+    with _training_noise(opts, processes, global_batch, share, step):
+        terms = trainee(step, teacher, x, _to_device(quality, opts.device))
     optimizer.zero_grad(set_to_none=True)
     terms["loss"].backward()
     torch.nn.utils.clip_grad_norm_([p for group in optimizer.param_groups for p in group["params"]], opts.clip)
@@ -218,28 +242,59 @@ def _train_step(trainee: nn.Module, teacher: LicModel | None, optimizer, aux_opt
     aux_optimizer.zero_grad(set_to_none=True)
     aux_loss.backward()
     aux_optimizer.step()
-    values = processes.mean({k: float(v.detach()) for k, v in terms.items()})
+    values: dict = {k: v.detach() for k, v in terms.items()} | {"aux": aux_loss.detach()}
+    if processes.distributed:  # the log describes the global batch
+        values = processes.mean({k: float(v) for k, v in values.items()})
+    # Tensors stay on the device until the record is logged (_finished): no host wait per step.
+    return {**values, "step": step + 1, "lr": lr, "batch": global_batch, "processes": processes.world_size}
+
+
+def _finished(record: dict) -> dict:
+    """A step's record with its values read back (the host waits for the device here)."""
+    values = {k: float(v) if isinstance(v, Tensor) else v for k, v in record.items()}
     if not math.isfinite(values["loss"]):
-        raise RuntimeError(f"loss is {values['loss']} at step {step + 1}")
-    record = {k: round(v, 5) for k, v in values.items()}
-    return {**record, "step": step + 1, "aux": round(float(aux_loss.detach()), 3), "lr": lr,
-            "batch": global_batch, "processes": processes.world_size}
+        raise RuntimeError(f"loss is {values['loss']} at step {values['step']}")
+    return {k: v if k in COUNTERS else round(v, 3 if k == "aux" else 5) for k, v in values.items()}
 
 
-def _save_checkpoint(path: Path, trainee: Trainee, optimizer, aux_optimizer, sampler: CropSampler, step: int,
-                     seconds: float) -> None:
+def _to_device(t: Tensor, device: str) -> Tensor:
+    """A host tensor on `device`; to a GPU from pinned memory, so the host does not wait."""
+    if device == "cpu":
+        return t
+    return t.pin_memory().to(device, non_blocking=True)
+
+
+def _training_noise(opts: TrainOptions, processes: distributed.Processes, global_batch: int, share: slice,
+                    step: int):
+    """The step's rounding noise: per sample (equal for any split over processes) or, on one GPU
+    process, the whole batch from one generator on the device (charm.batch_noise)."""
+    kind = opts.noise
+    if kind == "auto":
+        kind = "batch" if opts.device.startswith("cuda") and not processes.distributed else "per-sample"
+    if kind == "batch":
+        return batch_noise(torch.Generator(device=opts.device).manual_seed(noise_seed(opts.seed, step, -1)))
+    return per_sample_noise([noise_seed(opts.seed, step, i) for i in range(global_batch)][share])
+
+
+def _save_checkpoint(path: Path, session: Session, step: int, seconds: float) -> None:
     state = {
-        "model": trainee.model.state_dict(), "strategy": trainee.strategy.state_dict(),
-        "optimizer": optimizer.state_dict(), "aux_optimizer": aux_optimizer.state_dict(), "step": step,
-        "seconds": seconds, "torch_rng": torch.get_rng_state(), "sampler_rng": sampler.generator.get_state(),
+        "model": session.trainee.model.state_dict(), "strategy": session.trainee.strategy.state_dict(),
+        "optimizer": session.optimizer.state_dict(), "aux_optimizer": session.aux_optimizer.state_dict(),
+        "step": step, "seconds": seconds, "torch_rng": torch.get_rng_state(),
+        "sampler_rng": session.sampler.generator.get_state(),
     }
+    if session.ema is not None:
+        state["ema"] = session.ema.state_dict()
     tmp = path.with_name(path.name + ".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)  # a kill during the save leaves the previous checkpoint intact
 
 
-def _load_checkpoint(path: Path, trainee: Trainee, optimizer, aux_optimizer, sampler: CropSampler) -> tuple[int, float]:
+def _load_checkpoint(path: Path, trainee: Trainee, optimizer, aux_optimizer, sampler: CropSampler,
+                     ema: AveragedModel | None) -> tuple[int, float]:
     state = torch.load(path, weights_only=True, map_location="cpu")
+    if ema is not None and "ema" in state:  # else the average starts at the resumed weights (first update)
+        ema.load_state_dict(state["ema"])
     trainee.model.load_state_dict(state["model"])
     trainee.strategy.load_state_dict(state.get("strategy", {}))  # checkpoints of plain runs may lack it
     base_lrs = [group["base_lr"] for group in optimizer.param_groups]
@@ -252,6 +307,13 @@ def _load_checkpoint(path: Path, trainee: Trainee, optimizer, aux_optimizer, sam
     torch.set_rng_state(state["torch_rng"])
     sampler.generator.set_state(state["sampler_rng"])
     return state["step"], state.get("seconds", 0.0)
+
+
+def _moving_average(model: LicModel, decay: float) -> AveragedModel:
+    """An EMA of the weights and buffers (torch.optim.swa_utils), kept in float32 beside them."""
+    if not 0 < decay < 1:
+        raise LicodecError(f"--ema {decay}: the decay must lie between 0 and 1")
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def _new_student(opts: TrainOptions, config: CodecConfig, teacher: LicModel | None) -> LicModel:
@@ -270,6 +332,11 @@ def _load_initial_weights(model: LicModel, path: Path) -> None:
     if info.config != model.config:
         raise LicodecError(f"--init {path}: its architecture differs from this run's ({info.name})")
     model.load_state_dict(load_model(info).state_dict())
+
+
+def training_images(opts: TrainOptions) -> list[Path]:
+    """`data` less its held-out images, then every image of the extra folders."""
+    return split_holdout(opts.data, opts.holdout)[0] + [p for folder in opts.extra_data for p in list_images(folder)]
 
 
 def _validation_set(opts: TrainOptions, main: bool) -> tuple[list[Tensor], tuple[int, ...]]:
@@ -292,9 +359,32 @@ def train(opts: TrainOptions) -> Path:
         distributed.stop(processes)
 
 
-def train_on(processes: distributed.Processes, opts: TrainOptions) -> tuple[Path, LicModel]:
-    """The loop, as this process of `processes` runs it: the weights file and the trained model."""
+@dataclass
+class Session:
+    """What one process trains with: built once by `prepare`, stepped by `_train_step`."""
+    runner: nn.Module  # the trainee, wrapped in DistributedDataParallel under torchrun
+    trainee: Trainee
+    teacher: nn.Module | None
+    optimizer: torch.optim.Adam
+    aux_optimizer: torch.optim.Adam
+    sampler: CropSampler
+    global_batch: int
+    start: int  # the first step to run (after --resume)
+    seconds_before: float  # training time of the run before this invocation
+    ema: AveragedModel | None = None  # rank 0's moving average of the weights (--ema)
+
+    def step(self, opts: TrainOptions, processes: distributed.Processes, step: int) -> dict:
+        record = _train_step(self.runner, self.teacher, self.optimizer, self.aux_optimizer, self.sampler, opts,
+                             processes, self.global_batch, step)
+        if self.ema is not None:
+            self.ema.update_parameters(self.trainee.model)
+        return record
+
+
+def prepare(processes: distributed.Processes, opts: TrainOptions) -> Session:
+    """Options checked, model, strategy, optimisers and data built, a checkpoint resumed."""
     global_batch = check_options(opts, processes.world_size)
+    precision = training_precision(opts.precision, opts.device)
     torch.set_num_threads(opts.threads)
     torch.manual_seed(opts.seed)
     if processes.is_main:
@@ -302,32 +392,43 @@ def train_on(processes: distributed.Processes, opts: TrainOptions) -> tuple[Path
     config = student_config(opts)
     strategy, teacher = _build_strategy(opts, config)
     model = _new_student(opts, config, teacher)
+    model.training_bfloat16 = precision == "bfloat16"
     trainee = Trainee(model, strategy.to(opts.device), opts.metric, opts.level_weighting)
     optimizer, aux_optimizer = _make_optimizer(opts, model, strategy)
-    sampler = CropSampler(split_holdout(opts.data, opts.holdout)[0], opts.patch, seed=opts.seed)
+    sampler = CropSampler(training_images(opts), opts.patch, seed=opts.seed, device=opts.device)
+    ema = _moving_average(model, opts.ema) if processes.is_main and opts.ema else None
     checkpoint, start, seconds_before = opts.out / "checkpoint.pt", 0, 0.0
     if opts.resume and checkpoint.exists():
-        start, seconds_before = _load_checkpoint(checkpoint, trainee, optimizer, aux_optimizer, sampler)
+        start, seconds_before = _load_checkpoint(checkpoint, trainee, optimizer, aux_optimizer, sampler, ema)
         if processes.is_main:
             _truncate_log(opts.out / "log.jsonl", start)
     if opts.compile:
-        model.g_a.compile()
-        model.g_s.compile()
+        model.g_a.compile(mode=opts.compile_mode)
+        model.g_s.compile(mode=opts.compile_mode)
     runner: nn.Module = trainee
     if processes.distributed:  # SMoDi and FEDS's phases leave parts unused at some steps
         runner = DistributedDataParallel(trainee, find_unused_parameters=True)
+    return Session(runner, trainee, teacher, optimizer, aux_optimizer, sampler, global_batch, start, seconds_before,
+                   ema)
+
+
+def train_on(processes: distributed.Processes, opts: TrainOptions) -> tuple[Path, LicModel]:
+    """The loop, as this process of `processes` runs it: the weights file and the trained model."""
+    opts = replace(opts, precision=training_precision(opts.precision, opts.device))  # the log says which ran
+    session = prepare(processes, opts)
+    model, start, checkpoint = session.trainee.model, session.start, opts.out / "checkpoint.pt"
     val_images, val_levels = _validation_set(opts, processes.is_main)
     val_images = [x.to(opts.device) for x in val_images]
     weights = opts.out / "weights.safetensors"
     provenance = {k: str(v) for k, v in asdict(opts).items() if k not in ("resume", "out")}
     last_save = invoked = time.monotonic()
-    began = last_save - seconds_before  # "seconds" in the log counts training time across resumes
+    began = last_save - session.seconds_before  # "seconds" in the log counts training time across resumes
     log = open(opts.out / "log.jsonl", "a") if processes.is_main else None
     pending: list[dict] = []
     bar = tqdm(range(start, opts.steps), initial=start, total=opts.steps,
                disable=not (processes.is_main and sys.stderr.isatty()))
     for step in bar:
-        record = _train_step(runner, teacher, optimizer, aux_optimizer, sampler, opts, processes, global_batch, step)
+        record = session.step(opts, processes, step)
         # Every process takes the same decision: any rank past the budget stops them all.
         out_of_time = opts.minutes is not None and processes.any(time.monotonic() - invoked > 60 * opts.minutes)
         done = step + 1 == opts.steps or out_of_time
@@ -340,16 +441,21 @@ def train_on(processes: distributed.Processes, opts: TrainOptions) -> tuple[Path
         validating = val_images and (done or (opts.val_every and (step + 1) % opts.val_every == 0))
         saving = done or time.monotonic() - last_save > 60 * opts.checkpoint_minutes
         if validating or saving or len(pending) >= opts.log_every:  # a checkpoint leaves nothing unlogged
-            record = _mean_record(pending)
+            record = _mean_record([_finished(r) for r in pending])
             pending = []
             if validating:
                 record["val"] = validate(model, val_images, val_levels)
+                if session.ema is not None:
+                    record["val_ema"] = validate(session.ema.module, val_images, val_levels)
             log.write(json.dumps(record) + "\n")
             log.flush()
-        bar.set_postfix(loss=record["loss"], bpp=record["bpp"], psnr=record["psnr"])
+            bar.set_postfix(loss=record["loss"], bpp=record["bpp"], psnr=record["psnr"])
         if saving:
-            _save_checkpoint(checkpoint, trainee, optimizer, aux_optimizer, sampler, step + 1, time.monotonic() - began)
+            _save_checkpoint(checkpoint, session, step + 1, time.monotonic() - began)
             save_weights(model, weights, opts.arch, {**provenance, "step": step + 1})
+            if session.ema is not None:
+                save_weights(session.ema.module, opts.out / EMA_WEIGHTS, opts.arch,
+                             {**provenance, "step": step + 1, "weights": f"moving average, decay {opts.ema}"})
             last_save = time.monotonic()
         if done:
             break
@@ -363,8 +469,7 @@ def _mean_record(records: list[dict]) -> dict:
     last = records[-1]
     if len(records) == 1:
         return last
-    counters = ("step", "lr", "batch", "processes", "seconds")
-    means = {k: round(sum(r[k] for r in records) / len(records), 5) for k in last if k not in counters}
+    means = {k: round(sum(r[k] for r in records) / len(records), 5) for k in last if k not in COUNTERS}
     return {**last, **means, "steps_averaged": len(records)}
 
 
