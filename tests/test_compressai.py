@@ -28,7 +28,9 @@ def test_factorized_prior_matches_entropy_bottleneck():
     z = 4 * torch.randn(2, 6, 5, 7)
     z_hat, likelihood = reference(z, training=False)
     assert torch.allclose(ours.medians(), reference._get_medians().flatten())
-    assert torch.allclose(ours.likelihood(z_hat), likelihood, rtol=1e-5, atol=1e-9)
+    # A likelihood is a difference of two sigmoids near ½, where a float32 ulp is 6e-8, and CPUs
+    # round those differently (this one differed by 2 ulps): allow 4.
+    assert torch.allclose(ours.likelihood(z_hat), likelihood, rtol=1e-5, atol=2.5e-7)
     assert torch.allclose(ours.aux_loss(), reference.loss())
 
 
