@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 
 KNOWN_GOOD = {"precision": "float32", "compile": False, "batch": 16, "noise": "per-sample"}
-# Probed in this order, ~40 s each with the start-up and compilation; the fastest by crops/s
-# trains. CUDA graphs first: the student's small kernels (N=56, the 16×16 latents of the ChARM
+# Probed in this order (20 s of steps each, compilation and start-up besides: ~2.5 minutes in
+# all); the fastest by crops/s trains. CUDA graphs first: the student's small kernels (N=56, the 16×16 latents of the ChARM
 # slices) are where launch overhead, not arithmetic, would bound a GPU step.
 CANDIDATES = [
     {"precision": "bfloat16", "compile": True, "compile_mode": "reduce-overhead", "batch": 64},
@@ -73,9 +73,11 @@ def probe(args: argparse.Namespace, config: dict, index: int) -> float | None:
     """Train `config` for about --probe-seconds; its crops/s, or None if it failed."""
     out = args.state / f"probe-{index}"
     shutil.rmtree(out, ignore_errors=True)
-    command = train_command(args, config, out, 10**6, args.probe_seconds / 60, 0, 1)
+    # --minutes counts from the first step, so a compiled probe also gets its compilation's time.
+    seconds = args.probe_seconds + (args.compile_seconds if config.get("compile") else 0)
+    command = train_command(args, config, out, 10**6, seconds / 60, 0, 1)
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=args.probe_seconds + 150)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120)
     except subprocess.TimeoutExpired:
         return None
     if done.returncode:
@@ -189,6 +191,7 @@ def main() -> None:
     parser.add_argument("--patch", type=int, default=256)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--probe-seconds", type=float, default=20, help="each probe's training budget")
+    parser.add_argument("--compile-seconds", type=float, default=40, help="a compiled probe's extra budget")
     parser.add_argument("--candidate", action="append", type=json.loads, default=None, dest="candidates",
                         help="a configuration to probe, as JSON (repeatable; default: CANDIDATES)")
     parser.add_argument("--state", type=Path, default=Path("/tmp/lease"),

@@ -8,7 +8,7 @@
 #                                         daemon with the fastest that ran (scripts/gpu_lease.py)
 #   scripts/gpu_train.sh collect SECONDS  wait for the daemon (at most SECONDS), then copy the log,
 #                                         the weights and the cross-check's streams to $OUT
-# ARCH (student), INIT (weights/$ARCH.safetensors; none: from scratch) and EMA (0) are read from
+# ARCH (student), INIT (weights/$ARCH.safetensors; none: from scratch) and EMA (0.999; 0: none) are read from
 # the environment. A lease: call 1 `start 9`, call 2 `collect 560` right after it returns.
 set -euo pipefail
 ARCH=${ARCH:-student}
@@ -49,7 +49,7 @@ start() {
     local data=(--data "$PHOTOS/train")
     [ -d "$PHOTOS/train-extra" ] && data+=(--data "$PHOTOS/train-extra")
     python3 scripts/gpu_lease.py start --minutes "$1" --arch "$ARCH" "${INIT_ARGS[@]}" "${data[@]}" \
-        --ema "${EMA:-0}"
+        --ema "${EMA:-0.999}"
 }
 
 collect() {
