@@ -7,7 +7,7 @@
         --pair bfloat16-seed0,float32-seed0 --pair bfloat16-seed1,bfloat16-seed0 \
         --scratch float32=results/training/precision-ab/scratch-float32.jsonl \
         --scratch bfloat16=results/training/precision-ab/scratch-bfloat16.jsonl \
-        -o results/training/precision-ab/README.md
+        -o results/training/precision-ab/ab.md
 
 Each arm is a `licodec train` log from the same start; every validation (held-out images, all 8
 levels, the model's rate estimates) is compared by BD-rate with the start's validation
