@@ -14,7 +14,7 @@ class FullPrecisionConv2d(nn.Conv2d):
     gradients that sum those roundings over every pixel of a batch came out 2-9× too large on
     the trained student (shared with the rest of g_a/g_s in bfloat16: the batch's gradient off by
     2.2× its norm; with these two in float32, 0.8×, under the 1.3× that another batch differs
-    by). They hold ~3 % of the transforms' multiply-adds.
+    by; scripts/bfloat16_gradient.py). They hold ~3 % of the transforms' multiply-adds.
     """
 
     def forward(self, x: Tensor) -> Tensor:
