@@ -13,7 +13,7 @@ QUALITY    ?= 4
 OUT        ?= demo-out
 MANDIR     ?= $(HOME)/.local/share/man/man1
 
-.PHONY: install demo test sweep eval eval-wikipedia bench bench-train check-determinism readme man clean
+.PHONY: install demo test sweep eval eval-wikipedia eval-effort bench bench-train check-determinism readme man clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,15 @@ eval-wikipedia: $(TEST_VENV)/.installed
 	$(TEST_VENV)/bin/licodec eval $(SHARED)/data/wikipedia-photos --model student --baselines jpeg,webp,avif,jxl \
 		--reference avif -j 2 -o results/wikipedia
 
+# Encoder effort on Kodak: the student at efforts 0 (this machine's single pass), 1 and 2 against
+# VTM, then results/effort/kodak/effort.md (saving per effort, encode seconds); resumable.
+EFFORTS ?= 0,1,2
+eval-effort: $(TEST_VENV)/.installed
+	$(TEST_VENV)/bin/licodec eval $(SHARED)/data/kodak --model student --effort $(EFFORTS) --baselines '' \
+		--anchors $(SHARED)/anchors/kodak --anchor vtm -o results/effort/kodak
+	$(TEST_VENV)/bin/python -m licodec.evaluation.effort_table results/effort/kodak
+	$(MAKE) readme
+
 # Speed, size and memory: ours, the FEDS paper sizes, CompressAI's architectures, the baselines;
 # then the student on a 12-megapixel upscale of the same image. Cold starts (and their memory)
 # run the user's install (.venv, CPU torch), not the test venv's larger torch build.
@@ -83,9 +92,16 @@ bench-train: install
 
 # Every Kodak image × q 1..8 encoded under one set of kernels (threads, oneDNN, layout, float64,
 # CUDA where present) and decoded under another: the decoder's parameters must be the encoder's.
+# EFFORT=E checks files of encoder effort E instead (3 images × q 1..8: refinement takes seconds per file).
+EFFORT ?= 0
 check-determinism: $(TEST_VENV)/.installed
+ifeq ($(EFFORT),0)
 	$(TEST_VENV)/bin/python -m licodec.determinism $(SHARED)/data/kodak --model student \
 		-o results/determinism/kodak-student.json
+else
+	$(TEST_VENV)/bin/python -m licodec.determinism $(SHARED)/data/kodak --model student --effort $(EFFORT) \
+		--images 3 -o results/determinism/kodak-student-effort$(EFFORT).json
+endif
 
 # The subcommands' man pages, from their click definitions (tests check they are current).
 man: $(TEST_VENV)/.installed

@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from licodec import container
+from licodec.effort import check_effort
 from licodec.errors import LicodecError
 from licodec.files import read_file
 from licodec.images import ImageLike, from_decoded, open_image, to_rgb
@@ -21,6 +22,7 @@ from licodec.metrics import psnr
 from licodec.rate_control import Target, search
 from licodec.models import LicModel
 from licodec.models.codec import rgb_to_tensor
+from licodec.models.refine import ProgressCallback, compress_refined
 from licodec.weights import WeightsInfo, find_by_id, load_model, resolve
 
 
@@ -78,29 +80,36 @@ def read_lic(source: LicSource) -> bytes:
 
 
 def encode(image: ImageLike, quality: float = 4.0, model: str = "student", device: str = "cpu",
-           keep_metadata: bool = True) -> bytes:
+           keep_metadata: bool = True, effort: int = 0, progress: ProgressCallback | None = None) -> bytes:
     """Compress an image into .lic bytes.
 
     `image`: a path, the bytes of an image file, a binary file object, a PIL image or a uint8
     array (HxW, HxWx3 or HxWx4). `quality`: 1 (smallest) to 8 (best), fractions interpolate and
     are coded in steps of 1/32. `model`: "student", "teacher" or a .safetensors path. Alpha is
     kept losslessly; the ICC profile and EXIF are kept unless `keep_metadata` is false.
+    `effort`: 0 (one pass) to licodec.effort.MAX_EFFORT, encode time spent refining the latents
+    for smaller files at the same quality (licodec.effort); `progress(done, total)` is called
+    after each refinement iteration.
 
     >>> data = licodec.encode("photo.png", quality=4)
     >>> open("photo.lic", "wb").write(data)
     """
+    effort = check_effort(effort)
     info = resolve(model)
     net = _model(info, _device(device))
     quality = _check_quality(quality, net)
     rgb, colour, extras = _prepare(image, keep_metadata)
     header = container.Header(info.model_id, quality, rgb.width, rgb.height, colour, extras=extras)
-    return _encode_at(net, rgb_to_tensor(np.array(rgb), scaled=False), header)
+    return _encode_at(net, rgb_to_tensor(np.array(rgb), scaled=False), header, effort, progress)
 
 
 def encode_to_target(image: ImageLike, target: Target, model: str = "student", device: str = "cpu",
-                     keep_metadata: bool = True) -> tuple[bytes, float, bool]:
+                     keep_metadata: bool = True, effort: int = 0,
+                     progress: ProgressCallback | None = None) -> tuple[bytes, float, bool]:
     """Encode at the quality that meets a target size or PSNR (see rate_control): the file, the
-    quality coded, and whether the target was met (else the nearest end of the quality range)."""
+    quality coded, and whether the target was met (else the nearest end of the quality range).
+    Every quality tried is coded at `effort`, so the search costs that effort about 8 times."""
+    effort = check_effort(effort)
     info = resolve(model)
     net = _model(info, _device(device))
     rgb, colour, extras = _prepare(image, keep_metadata)
@@ -111,7 +120,7 @@ def encode_to_target(image: ImageLike, target: Target, model: str = "student", d
 
     def measure(quality: float) -> float:
         header = container.Header(info.model_id, quality, rgb.width, rgb.height, colour, extras=extras)
-        coded[quality] = coded.get(quality) or _encode_at(net, x, header)
+        coded[quality] = coded.get(quality) or _encode_at(net, x, header, effort, progress)
         if goal.kind == "bytes":
             return len(coded[quality])
         return psnr(reference, np.array(decode(coded[quality], model=str(info.path), device=device).convert("RGB")))
@@ -127,8 +136,9 @@ def _prepare(image: ImageLike, keep_metadata: bool) -> tuple[Image.Image, str, c
     return to_rgb(source, keep_metadata)
 
 
-def _encode_at(net: LicModel, x: torch.Tensor, header: container.Header) -> bytes:
-    compressed = net.compress(x.to(next(net.parameters()).device), header.quality)
+def _encode_at(net: LicModel, x: torch.Tensor, header: container.Header, effort: int = 0,
+               progress: ProgressCallback | None = None) -> bytes:
+    compressed = compress_refined(net, x.to(next(net.parameters()).device), header.quality, effort, progress)
     return container.pack(header, compressed.data, compressed.digest)
 
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
+import sys
 import time
 import warnings
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -128,6 +130,8 @@ class EncodeSettings:
     force: bool
     target: object | None = None  # a rate_control.Target, or None for a fixed quality
     keep_metadata: bool = True  # ICC profile and EXIF
+    effort: int = 0  # licodec.effort
+    show_progress: bool = False  # a bar over the refinement iterations on stderr (one file, in-process)
 
 
 def encode_file(settings: EncodeSettings, job: Job) -> Outcome:
@@ -139,23 +143,49 @@ def encode_file(settings: EncodeSettings, job: Job) -> Outcome:
         else:  # opened by name, so that its errors name the file
             image = open_image(job.source)
             outcome.bytes_in = os.path.getsize(job.source)
-        from licodec import api, container  # torch: only once the input is known to be good
-        if settings.target is None:
-            lic = api.encode(image, quality=settings.quality, model=settings.model, device=settings.device,
-                             keep_metadata=settings.keep_metadata)
-            quality = container.read_header(lic)[0].quality
-            if quality != float(settings.quality):
-                outcome.notes.append(f"coded at quality {quality:g} (qualities are steps of 1/32)")
-        else:
-            lic, quality, met = api.encode_to_target(image, settings.target, settings.model, settings.device,
-                                                     settings.keep_metadata)
-            (outcome.notes if met else outcome.warnings).append(f"coded at quality {quality:g}" + ("" if met else
-                                    f": the nearest to {settings.target.describe()} this model reaches"))
+        with _refinement_bar(settings.show_progress and settings.effort > 0) as progress:
+            lic, quality = _encode_image(settings, image, outcome, progress)
         write_output(job.target, settings.force, lambda f: f.write(lic))
         outcome.bytes_out, outcome.pixels = len(lic), image.width * image.height
         outcome.detail = f"quality {quality:g}, {8 * len(lic) / outcome.pixels:.4f} bpp"
 
     return _attempt(job, body)
+
+
+def _encode_image(settings: EncodeSettings, image, outcome: Outcome,
+                  progress: Callable[[int, int], None] | None) -> tuple[bytes, float]:
+    """The .lic bytes and the quality coded; a note (or a warning) when it is not the one asked."""
+    from licodec import api  # torch: only once the input is known to be good
+
+    if settings.target is None:
+        lic = api.encode(image, quality=settings.quality, model=settings.model, device=settings.device,
+                         keep_metadata=settings.keep_metadata, effort=settings.effort, progress=progress)
+        quality = container.read_header(lic)[0].quality
+        if quality != float(settings.quality):
+            outcome.notes.append(f"coded at quality {quality:g} (qualities are steps of 1/32)")
+        return lic, quality
+    lic, quality, met = api.encode_to_target(image, settings.target, settings.model, settings.device,
+                                             settings.keep_metadata, settings.effort, progress)
+    (outcome.notes if met else outcome.warnings).append(f"coded at quality {quality:g}" + ("" if met else
+                            f": the nearest to {settings.target.describe()} this model reaches"))
+    return lic, quality
+
+
+@contextmanager
+def _refinement_bar(show: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress callback drawing a tqdm bar on stderr, or None when not shown."""
+    if not show:
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(file=sys.stderr, unit="it", desc="refining", leave=False) as bar:
+        def progress(done: int, total: int) -> None:
+            if bar.total != total:
+                bar.reset(total)
+            bar.n = done
+            bar.refresh()
+        yield progress
 
 
 @dataclass(frozen=True)

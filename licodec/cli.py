@@ -16,6 +16,8 @@ import click
 from tqdm import tqdm
 
 from licodec import __version__, container
+from licodec.effort import HELP as EFFORT_HELP
+from licodec.effort import MAX_EFFORT, check_effort
 from licodec.errors import LicodecError
 from licodec.files import check_output, read_input, write_output
 
@@ -124,10 +126,11 @@ def _report(outcome, quiet: bool, verbose: bool, bar) -> None:
 @click.option("--psnr", type=float, default=None, help="instead of -q: the lowest quality that reaches this PSNR (dB)")
 @click.option("--model", default="student", show_default=True, help="student, teacher, or a .safetensors path")
 @click.option("--strip", is_flag=True, help="leave the ICC profile and EXIF out (kept by default; alpha is always kept)")
+@click.option("-e", "--effort", default="0", show_default=True, metavar="0..%d" % MAX_EFFORT, help=EFFORT_HELP)
 @_batch_options
 def encode(inputs: tuple[str, ...], output: str | None, quality: float, bpp: float | None, size: str | None,
-           psnr: float | None, model: str, strip: bool, device: str, jobs: int, quiet: bool, verbose: bool,
-           force: bool) -> None:
+           psnr: float | None, model: str, strip: bool, effort: str, device: str, jobs: int, quiet: bool,
+           verbose: bool, force: bool) -> None:
     """Compress images IN... (any format Pillow reads; - for stdin) into .lic files. Alpha is coded
     losslessly beside the colour; the ICC profile and EXIF are kept unless --strip."""
     from licodec.batch import EncodeSettings, encode_file, plan
@@ -138,9 +141,12 @@ def encode(inputs: tuple[str, ...], output: str | None, quality: float, bpp: flo
         explicit.insert(0, "-q")
     if len(explicit) > 1:
         raise click.UsageError(f"give one of {', '.join(explicit)}")
+    effort_level = check_effort(effort)
     planned = plan(inputs, output, ".lic")
     _check_single_output(planned, force)
-    settings = EncodeSettings(quality, model, device, force, _rate_target(bpp, size, psnr), keep_metadata=not strip)
+    show_progress = len(planned) == 1 and not quiet and sys.stderr.isatty()
+    settings = EncodeSettings(quality, model, device, force, _rate_target(bpp, size, psnr), keep_metadata=not strip,
+                              effort=effort_level, show_progress=show_progress)
     _run_batch("encoded", planned, functools.partial(encode_file, settings), jobs, quiet, verbose)
 
 
@@ -309,15 +315,17 @@ def compare(reference: str, decoded: str) -> None:
 @click.option("--reference", default="vtm", show_default=True, help="the curve BD-rates are measured against")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="results folder")
 @click.option("-j", "--jobs", default=1, show_default=True, help="processes for the baseline encoders")
+@click.option("--effort", "efforts", default="0", show_default=True, metavar="E[,E...]",
+              help="encoder efforts to measure each model at, e.g. 0,2,4 (curves named licodec-student-e2, ...)")
 def evaluate(dataset: str, models: tuple[str, ...], quality: str, baselines: str, anchors: str | None,
-             anchor_names: tuple[str, ...], reference: str, output: str, jobs: int) -> None:
+             anchor_names: tuple[str, ...], reference: str, output: str, jobs: int, efforts: str) -> None:
     """Rate-distortion of real files: bpp, PSNR, MS-SSIM, times; BD-rates and RD plots."""
-    from licodec.evaluation.evaluate import DEFAULT_ANCHORS, evaluate as run, parse_qualities
+    from licodec.evaluation.evaluate import DEFAULT_ANCHORS, evaluate as run, parse_efforts, parse_qualities
 
     torch_threads()
     table = run(Path(dataset), models, parse_qualities(quality), tuple(b for b in baselines.split(",") if b),
                 Path(anchors) if anchors else None, anchor_names or DEFAULT_ANCHORS, reference, Path(output),
-                jobs, lambda line: click.echo(line, err=True))
+                jobs, lambda line: click.echo(line, err=True), parse_efforts(efforts))
     click.echo(table)
 
 

@@ -1,6 +1,7 @@
 """Decode on "another machine": encode under one set of kernels, decode under another.
 
     python -m licodec.determinism ../shared/data/kodak --model student    # make check-determinism
+    python -m licodec.determinism ../shared/data/kodak --effort 1 --images 6   # files of a higher effort
 
 One machine stands in for many by changing what differs between machines: the thread count,
 oneDNN on or off, the memory layout of the float transforms, float64 instead of float32 in the
@@ -24,10 +25,12 @@ import numpy as np
 import torch
 
 from licodec.container import quantize_quality
+from licodec.effort import MAX_EFFORT
 from licodec.errors import LicodecError
 from licodec.images import open_image
 from licodec.models import LicModel
 from licodec.models.codec import rgb_to_tensor
+from licodec.models.refine import compress_refined
 from licodec.weights import WeightsInfo, load_model, resolve
 
 
@@ -98,14 +101,15 @@ class Outcome:
 
 
 def check(info: WeightsInfo, image: np.ndarray, quality: float, encoder: Variation, decoder: Variation,
-          models: dict[Variation, LicModel]) -> tuple[bool, int, str | None]:
-    """Encode under one variation, decode under another: (decoded alike, file bytes, error)."""
+          models: dict[Variation, LicModel], effort: int = 0) -> tuple[bool, int, str | None]:
+    """Encode under one variation (at an encoder effort), decode under another: (decoded alike,
+    file bytes, error)."""
     height, width = image.shape[:2]
     x = rgb_to_tensor(image)
     encoded: list[torch.Tensor] = []
     decoded: list[torch.Tensor] = []
     with encoder.kernels():
-        compressed = models[encoder].compress(encoder.input(x), quality, trace=encoded)
+        compressed = compress_refined(models[encoder], encoder.input(x), quality, effort, trace=encoded)
     try:
         with decoder.kernels():
             _, _, digest = models[decoder].decompress(compressed.data, height, width, quality, trace=decoded)
@@ -120,14 +124,18 @@ def check(info: WeightsInfo, image: np.ndarray, quality: float, encoder: Variati
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--model", default="student", show_default=True, help="shipped name or weights path")
 @click.option("--quality", "qualities", multiple=True, type=float, default=tuple(range(1, 9)), show_default=True)
+@click.option("--effort", type=click.IntRange(0, MAX_EFFORT), default=0, show_default=True,
+              help="encoder effort of the files (licodec.effort); the decoder is the same at every effort")
+@click.option("--images", "limit", type=click.IntRange(min=1), default=None, help="the first N images only")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="JSON of every outcome")
-def main(folder: Path, model: str, qualities: tuple[float, ...], output: Path | None) -> None:
+def main(folder: Path, model: str, qualities: tuple[float, ...], effort: int, limit: int | None,
+         output: Path | None) -> None:
     """Encode every image of FOLDER at every quality under one variation of the kernels and decode
     under another; print the mismatches (there must be none)."""
     info = resolve(model)
     found = variations()
     models = {variation: variation.model(info) for variation in found}
-    images = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".ppm"))
+    images = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".ppm"))[:limit]
     outcomes: list[Outcome] = []
     start = time.perf_counter()
     for n, path in enumerate(images):
@@ -135,12 +143,13 @@ def main(folder: Path, model: str, qualities: tuple[float, ...], output: Path | 
         for k, quality in enumerate(qualities):
             encoder = found[(n + k) % len(found)]
             decoder = found[(n + k + 1) % len(found)]
-            same, size, error = check(info, rgb, quantize_quality(quality), encoder, decoder, models)
+            same, size, error = check(info, rgb, quantize_quality(quality), encoder, decoder, models, effort)
             outcomes.append(Outcome(path.name, quality, str(encoder), str(decoder), size, same, error))
             if not same:
                 click.echo(f"MISMATCH {path.name} q{quality:g}: encoded {encoder}, decoded {decoder}: {error}")
     mismatches = sum(not o.matches for o in outcomes)
-    click.echo(f"{len(outcomes)} files ({len(images)} images × {len(qualities)} qualities), {len(found)} variations "
+    click.echo(f"{len(outcomes)} files ({len(images)} images × {len(qualities)} qualities, effort {effort}), "
+               f"{len(found)} variations "
                f"({'; '.join(map(str, found))}): {mismatches} mismatches in {time.perf_counter() - start:.0f} s")
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)

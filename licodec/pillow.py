@@ -3,7 +3,7 @@
     >>> import licodec.pillow
     >>> from PIL import Image
     >>> Image.open("photo.lic").save("photo.png")            # decodes on load()
-    >>> Image.open("photo.png").save("photo.lic", quality=5)  # model="teacher" also works
+    >>> Image.open("photo.png").save("photo.lic", quality=5)  # model="teacher", effort=2 also work
 
 Opening reads only the header (torch-free, like `licodec info`): size and mode are known at
 once, and the model runs when the pixels are first needed.
@@ -53,7 +53,7 @@ def _save(image: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
 
     options = image.encoderinfo
     fp.write(api.encode(image, quality=options.get("quality", 4.0), model=options.get("model", "student"),
-                        device=options.get("device", "cpu")))
+                        device=options.get("device", "cpu"), effort=options.get("effort", 0)))
 
 
 Image.register_open(FORMAT, LicImageFile, _accept)

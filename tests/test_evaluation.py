@@ -148,3 +148,26 @@ def test_readme_results_section_is_regenerated_from_the_results_files(tmp_path):
     text = readme.read_text()
     assert "99.9" not in text and "| student | 1 |" in text
     assert text.startswith("# x\n\n## Results\n\n") and text.endswith(f"{END}\n\n## Layout\n")
+
+
+def test_effort_table_gives_each_efforts_saving_against_effort_zero(tmp_path):
+    import json
+
+    from licodec.evaluation.effort_table import table
+
+    def curve(name, bpp, meta):
+        psnr = [28.0, 30.0, 32.0, 34.0]
+        (tmp_path / f"{name}.json").write_text(json.dumps(
+            {"name": name, "meta": meta, "results": {"bpp": bpp, "psnr-rgb": psnr}}))
+        records = [{"image": "a.png", "encoding_time": t} for t in (1.0, 3.0, 2.0)]
+        (tmp_path / "per-image").mkdir(exist_ok=True)
+        (tmp_path / "per-image" / f"{name}.json").write_text(json.dumps(records))
+
+    curve("licodec-student", [0.2, 0.4, 0.8, 1.6], {})
+    curve("licodec-student-e2", [0.18, 0.36, 0.72, 1.44], {"refinement": "50 iterations"})
+    (tmp_path / "bd-rate.json").write_text(json.dumps({"reference": "vtm", "rows": [
+        {"codec": "licodec-student", "psnr": {"bd_rate": 80.0}},
+        {"codec": "licodec-student-e2", "psnr": {"bd_rate": 62.0}}]}))
+    rows = table(tmp_path).splitlines()
+    assert rows[2].startswith("| 0 | none") and "+80.00 %" in rows[2]
+    assert rows[3].startswith("| 2 | 50 iterations | -10.00 % | +62.00 % | 1.440 / 34.00 | 2.0 |")

@@ -365,3 +365,28 @@ def test_a_non_finite_loss_stops_the_run_when_it_is_logged(tiny_arch, train_fold
     with pytest.raises(RuntimeError, match="loss is nan at step 1"):
         train(_options(tiny_arch, train_folder, tmp_path / "run", 4, log_every=2))
     assert not (tmp_path / "run" / "log.jsonl").read_text()  # read back at the first log, not per step
+
+
+def test_a_compacted_checkpoint_resumes_the_leg(tiny_arch, train_folder, tmp_path):
+    """scripts/compact_checkpoint.py: half the bytes, and `--resume` continues from its step."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("compact", config.__file__.replace(
+        "licodec/config.py", "scripts/compact_checkpoint.py"))
+    compact = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compact)
+    first = _options(tiny_arch, train_folder, tmp_path / "leg", 2, ema=0.9)
+    train(first)
+    checkpoint = tmp_path / "leg" / "checkpoint.pt"
+    state = compact.compact(torch.load(checkpoint, weights_only=True))
+    assert "ema" not in state
+    assert all(m["exp_avg_sq"].dtype == torch.bfloat16 for m in state["optimizer"]["state"].values())
+    size = checkpoint.stat().st_size
+    torch.save(state, checkpoint)
+    assert checkpoint.stat().st_size < 0.7 * size
+    train(dataclasses.replace(first, steps=4, resume=True))
+    steps = [json.loads(line)["step"] for line in (tmp_path / "leg" / "log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
+    resumed = torch.load(checkpoint, weights_only=True)
+    assert resumed["step"] == 4 and all(m["exp_avg_sq"].dtype == torch.float32
+                                        for m in resumed["optimizer"]["state"].values())

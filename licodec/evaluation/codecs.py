@@ -97,21 +97,29 @@ def baseline(name: str) -> Codec:
     return Codec(name, DESCRIPTIONS[name], BASELINE_QUALITIES[name], encoders[name](), pillow_decode)
 
 
-def learned(model: str, qualities: tuple[float, ...]) -> Codec:
-    """Ours, through the same API as `licodec encode` / `decode`: real .lic bytes."""
+def learned(model: str, qualities: tuple[float, ...], effort: int = 0) -> Codec:
+    """Ours, through the same API as `licodec encode` / `decode`: real .lic bytes. At an encoder
+    effort above 0 the codec is named NAME-eE (licodec-student-e2), so its curve and cache sit
+    beside effort 0's."""
     from licodec import api
     from licodec.models.fused import transform_kernels
     from licodec.precision import transform_precision
     from licodec.weights import resolve
 
     info = resolve(model)
+    name = f"licodec-{info.name}" if model in ("student", "teacher") else f"licodec-{info.path.stem}"
+    description = f"licodec {info.name} ({info.path.name}, model id {info.model_id.hex()})"
+    meta = {"weights": info.path.name, "content_hash": info.content_hash,
+            "precision": transform_precision(), "kernels": transform_kernels()}
+    if effort:
+        from licodec.models.refine import schedule_for
+
+        name, description = f"{name}-e{effort}", f"{description}, encoder effort {effort}"
+        meta = {**meta, "effort": effort, "refinement": schedule_for(effort).describe()}
     return Codec(
-        f"licodec-{info.name}" if model in ("student", "teacher") else f"licodec-{info.path.stem}",
-        f"licodec {info.name} ({info.path.name}, model id {info.model_id.hex()})",
-        qualities,
-        lambda image, quality: api.encode(image, quality, model=str(info.path)),
+        name, description, qualities,
+        lambda image, quality: api.encode(image, quality, model=str(info.path), effort=effort),
         lambda data: api.decode(data, model=str(info.path)),
         learned=True,
-        meta={"weights": info.path.name, "content_hash": info.content_hash,
-              "precision": transform_precision(), "kernels": transform_kernels()},
+        meta=meta,
     )

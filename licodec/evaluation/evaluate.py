@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Callable
 
+from licodec.effort import check_effort
 from licodec.errors import LicodecError
 from licodec.evaluation import bdrate, codecs, plots, rd
 from licodec.training.data import list_images
@@ -24,6 +25,11 @@ def parse_qualities(text: str) -> tuple[float, ...]:
         return tuple(float(q) for q in text.split(","))
     except ValueError:
         raise LicodecError(f"--quality {text!r}: use a range like 1..8 or a list like 1,4,8") from None
+
+
+def parse_efforts(text: str) -> tuple[int, ...]:
+    """"0,2,4" → (0, 2, 4), each checked (licodec.effort)."""
+    return tuple(check_effort(part) for part in text.split(","))
 
 
 def load_anchors(folder: Path | None, names: tuple[str, ...]) -> dict[str, dict]:
@@ -45,10 +51,10 @@ def _write_json(path: Path, value) -> None:
 
 def evaluate(dataset: Path, models: tuple[str, ...], qualities: tuple[float, ...], baselines: tuple[str, ...],
              anchors_dir: Path | None, anchor_names: tuple[str, ...], reference: str, out: Path, jobs: int,
-             echo: Callable[[str], None]) -> str:
-    """Runs everything; returns the BD-rate table (markdown)."""
+             echo: Callable[[str], None], efforts: tuple[int, ...] = (0,)) -> str:
+    """Runs everything (each model at each encoder effort); returns the BD-rate table (markdown)."""
     images = list_images(dataset)
-    measured: list[codecs.Codec] = [codecs.learned(m, qualities) for m in models]
+    measured: list[codecs.Codec] = [codecs.learned(m, qualities, e) for m in models for e in efforts]
     for name in baselines:
         try:
             measured.append(codecs.baseline(name))

@@ -8,6 +8,7 @@ measured anew. Results per codec are written in CompressAI's results schema (see
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import time
@@ -60,11 +61,13 @@ def _measure_baseline(name: str, quality: float, image_path: Path) -> dict:
 
 def _tag(meta: dict) -> str:
     """Cache key part (from a codec's meta) that changes when a learned codec's weights, g_a/g_s
-    precision or kernels change (float32 and eager keep the bare hash, the key of results from
-    before bfloat16 and fused kernels)."""
+    precision, kernels or encoder refinement change (float32, eager and effort 0 keep the bare
+    hash, the key of results from before bfloat16, fused kernels and efforts)."""
     precision = "" if meta.get("precision", "float32") == "float32" else f"-{meta['precision']}"
     kernels = "-fused" if meta.get("kernels") == "fused" else ""
-    return meta.get("content_hash", "baseline")[:12] + precision + kernels
+    refinement = meta.get("refinement")
+    refined = f"-{hashlib.sha256(refinement.encode()).hexdigest()[:8]}" if refinement else ""
+    return meta.get("content_hash", "baseline")[:12] + precision + kernels + refined
 
 
 def run_codec(codec: Codec, images: list[Path], cache: Path, jobs: int = 1) -> list[dict]:

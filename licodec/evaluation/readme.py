@@ -50,6 +50,15 @@ def section(results: Path) -> str:
                 "anchors), against AVIF as users run it from Pillow. Files: `results/wikipedia/`.", "",
                 *_command(wikipedia), "![PSNR against bpp on the wikipedia photos](results/wikipedia/rd-psnr.png)",
                 "", *_our_curves(wikipedia), "", (wikipedia / "bd-rate.md").read_text().strip(), ""]
+    effort = results / "effort" / "kodak" / "effort.md"
+    if effort.exists():
+        out += ["### Encoder effort on Kodak (`make eval-effort`)", "",
+                "The student's real files at each encoder effort (`licodec encode -e E`) on the 24 Kodak images, "
+                "q 1, 2, 4, 6, 8, encoded on this project's 2-core CPU (effort 0 measured anew there, so the "
+                "comparison is on one machine; a training leg ran beside it at nice 10, so the seconds are "
+                "upper bounds). Curves: `results/effort/kodak/`.", "",
+                "![PSNR against bpp per effort](results/effort/kodak/rd-psnr.png)", "",
+                effort.read_text().strip(), ""]
     for folder, title in (("bench", "768×512"), ("bench-12mp", "a 12-megapixel photo")):
         bench = results / folder / "bench.md"
         if bench.exists():

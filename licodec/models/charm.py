@@ -20,7 +20,7 @@ import contextvars
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -84,6 +84,23 @@ def uniform_noise_like(x: Tensor) -> Tensor:
 def ste_round(x: Tensor) -> Tensor:
     """Round forward, identity backward."""
     return x + (torch.round(x) - x).detach()
+
+
+Quantize = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
+"""(latent, centre) → (what its likelihood is evaluated at, what h_s, later slices and g_s see);
+the centre is z's prior median or a y slice's μ, about which the coder rounds."""
+
+
+def mixed_quantize(value: Tensor, centre: Tensor) -> tuple[Tensor, Tensor]:
+    """Training: noise for the rate, straight-through rounding for the decoder side (Minnen &
+    Singh's "mixed" scheme)."""
+    return value + uniform_noise_like(value), ste_round(value - centre) + centre
+
+
+def hard_quantize(value: Tensor, centre: Tensor) -> tuple[Tensor, Tensor]:
+    """Evaluation: what the coder does."""
+    rounded = torch.round(value - centre) + centre
+    return rounded, rounded
 
 
 def _crc(symbols: Tensor, digest: int) -> int:
@@ -168,28 +185,27 @@ class ChARMLatentCodec(nn.Module):
     def _side(self, z_hat: Tensor) -> tuple[Tensor, Tensor]:
         return self.h_mean_s(z_hat), self.h_scale_s(z_hat)
 
+    def gained_latents(self, y: Tensor, quality: Tensor) -> tuple[Tensor, Tensor]:
+        """y × gain(q), and z = h_a of it × gain_z(q): the two latents the coder rounds."""
+        y_gained = y * self.y_gain.gain(quality)
+        return y_gained, self.h_a(y_gained) * self.z_gain.gain(quality)
+
     def forward(self, y: Tensor, quality: Tensor) -> dict:
         """Training (noise) or evaluation (rounding) pass: ŷ, likelihoods, and ChARM internals."""
-        y_gained = y * self.y_gain.gain(quality)
-        z = self.h_a(y_gained) * self.z_gain.gain(quality)
-        medians = self.prior.medians().view(1, -1, 1, 1)
-        if self.training:
-            z_likelihood = self.prior.likelihood(z + uniform_noise_like(z))
-            z_hat = ste_round(z - medians) + medians
-        else:
-            z_hat = torch.round(z - medians) + medians
-            z_likelihood = self.prior.likelihood(z_hat)
+        return self.forward_gained(*self.gained_latents(y, quality), quality)
+
+    def forward_gained(self, y_gained: Tensor, z: Tensor, quality: Tensor, quantize: Quantize | None = None) -> dict:
+        """The forward from the gained latents, quantised by `quantize` (default: `mixed_quantize`
+        in training, `hard_quantize` in evaluation; the encoder's refinement passes its own)."""
+        quantize = quantize or (mixed_quantize if self.training else hard_quantize)
+        z_relaxed, z_hat = quantize(z, self.prior.medians().view(1, -1, 1, 1))
+        z_likelihood = self.prior.likelihood(z_relaxed)
         side = self._side(z_hat * self.z_gain.inverse(quality))
         decoded, likelihoods, means, scales = [], [], [], []
         for i, y_slice in enumerate(y_gained.chunk(self.slices, dim=1)):
             mean, scale, mean_support = self._slice_parameters(i, side, decoded)
-            if self.training:
-                noisy = y_slice + uniform_noise_like(y_slice)
-                likelihoods.append(gaussian_likelihood(noisy, scale, mean))
-                y_hat_slice = ste_round(y_slice - mean) + mean
-            else:
-                y_hat_slice = torch.round(y_slice - mean) + mean
-                likelihoods.append(gaussian_likelihood(y_hat_slice, scale, mean))
+            y_relaxed, y_hat_slice = quantize(y_slice, mean)
+            likelihoods.append(gaussian_likelihood(y_relaxed, scale, mean))
             decoded.append(y_hat_slice + self._lrp(i, mean_support, y_hat_slice))
             means.append(mean)
             scales.append(scale)
@@ -256,9 +272,15 @@ class ChARMLatentCodec(nn.Module):
         """`exact=False` takes the float path instead of the integer one: the reference that the
         integer networks' cost is measured against (scripts/exactness_cost.py). Its files are not
         .lic files: they decode only with the same float kernels. `trace`: see `decompress`."""
-        q = torch.tensor([quality], device=y.device)
-        y_gained = y * self.y_gain.gain(q)
-        z = self.h_a(y_gained) * self.z_gain.gain(q)
+        y_gained, z = self.gained_latents(y, torch.tensor([quality], device=y.device))
+        return self.compress_gained(y_gained, z, quality, exact, trace)
+
+    @torch.no_grad()
+    def compress_gained(self, y_gained: Tensor, z: Tensor, quality: float, exact: bool = True,
+                        trace: list[Tensor] | None = None) -> LatentStreams:
+        """`compress` from the gained latents (`gained_latents`, or the encoder's refinement of
+        them): z is rounded about the prior's medians, each y slice about its exact μ."""
+        q = torch.tensor([quality], device=y_gained.device)
         medians = self.prior.medians().view(1, -1, 1, 1)
         writer, digest = StreamWriter(), 0
         z_symbols = torch.round(z - medians).clamp(-SYMBOL_LIMIT, SYMBOL_LIMIT)
