@@ -1,7 +1,7 @@
 """Decode on "another machine": encode under one set of kernels, decode under another.
 
     python -m licodec.determinism ../shared/data/kodak --model student    # make check-determinism
-    python -m licodec.determinism ../shared/data/kodak --effort 1 --images 6   # files of a higher effort
+    python -m licodec.determinism ../shared/data/kodak --effort 1 --images 3   # files of a higher effort
 
 One machine stands in for many by changing what differs between machines: the thread count,
 oneDNN on or off, the memory layout of the float transforms, float64 instead of float32 in the

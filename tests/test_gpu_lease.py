@@ -41,7 +41,8 @@ def _lease(tmp_path: Path, photos: Path, *args: str) -> subprocess.CompletedProc
 
 
 def test_the_lease_trains_the_fastest_configuration_that_runs_and_collects_it(tmp_path, photos):
-    start = _lease(tmp_path, photos, "start", "--minutes", "0.6", "--probe-seconds", "2",
+    # 6 s: a probe needs 3 logged steps, which took more than 2 s on a busy 2-core machine.
+    start = _lease(tmp_path, photos, "start", "--minutes", "0.6", "--probe-seconds", "6",
                    "--candidate", json.dumps(BROKEN), "--candidate", json.dumps(SMALL))
     assert "probe 0" in start.stdout and "failed" in start.stdout.splitlines()[0]
     chosen = json.loads((tmp_path / "state" / "chosen.json").read_text())

@@ -112,10 +112,11 @@ def learned(model: str, qualities: tuple[float, ...], effort: int = 0) -> Codec:
     meta = {"weights": info.path.name, "content_hash": info.content_hash,
             "precision": transform_precision(), "kernels": transform_kernels()}
     if effort:
-        from licodec.models.refine import schedule_for
+        from licodec.models.refine import refinement_precision, schedule_for
 
         name, description = f"{name}-e{effort}", f"{description}, encoder effort {effort}"
-        meta = {**meta, "effort": effort, "refinement": schedule_for(effort).describe()}
+        refinement = f"{schedule_for(effort).describe()}, g_s in {refinement_precision()}"
+        meta = {**meta, "effort": effort, "refinement": refinement}
     return Codec(
         name, description, qualities,
         lambda image, quality: api.encode(image, quality, model=str(info.path), effort=effort),
