@@ -139,20 +139,22 @@ def _prepare(image: ImageLike, keep_metadata: bool) -> tuple[Image.Image, str, c
 def _encode_at(net: LicModel, x: torch.Tensor, header: container.Header, effort: int = 0,
                progress: ProgressCallback | None = None) -> bytes:
     compressed = compress_refined(net, x.to(next(net.parameters()).device), header.quality, effort, progress)
-    return container.pack(header, compressed.data, compressed.digest)
+    return container.pack(header, compressed.data, compressed.digests)
 
 
-def decode(source: LicSource, model: str | None = None, device: str = "cpu") -> Image.Image:
+def decode(source: LicSource, model: str | None = None, device: str = "cpu",
+           max_pixels: int | None = None) -> Image.Image:
     """Decompress a .lic file (bytes, a path or a binary file object) into a PIL image; the
-    weights are found by the file's model id (or given by `model`).
+    weights are found by the file's model id (or given by `model`). A file declaring more than
+    `max_pixels` pixels (default: $LICODEC_MAX_PIXELS, else the format's 100 megapixels) is
+    refused before anything is allocated, as Pillow's MAX_IMAGE_PIXELS does.
 
     >>> image = licodec.decode("photo.lic")
     >>> image.save("photo.png")
     """
-    header, stream, digest = container.unpack(read_lic(source))
+    header, stream, digests = container.unpack(read_lic(source))
+    container.check_pixels(header, max_pixels)
     info = find_by_id(header.model_id, [resolve(model)] if model else [])
     net = _model(info, _device(device))
-    pixels, _, decoded_digest = net.decompress(stream, header.height, header.width, header.quality)
-    if decoded_digest & 0xFFFF != digest:
-        raise LicodecError("decoding mismatch: the decoded latents differ from the encoder's (see docs/format.md)")
+    pixels = net.decompress(stream, header.height, header.width, header.quality, expected=digests)[0]
     return from_decoded(pixels, header.colour, header.extras)

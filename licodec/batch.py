@@ -195,6 +195,7 @@ class DecodeSettings:
     model: str | None
     device: str
     force: bool
+    max_pixels: int | None = None  # None: container.pixel_limit's default
 
 
 def decode_file(settings: DecodeSettings, job: Job) -> Outcome:
@@ -203,10 +204,11 @@ def decode_file(settings: DecodeSettings, job: Job) -> Outcome:
         check_output(job.target, settings.force)
         data = read_input(job.source)
         outcome.bytes_in = len(data)
-        container.unpack(data)  # fail fast on damaged files, before torch and the model load
+        # Damaged files and sizes over the cap fail fast, before torch and the model load.
+        container.check_pixels(container.unpack(data)[0], settings.max_pixels)
         from licodec import api
 
-        image = api.decode(data, model=settings.model, device=settings.device)
+        image = api.decode(data, model=settings.model, device=settings.device, max_pixels=settings.max_pixels)
         if image_format in LOSSY_FORMATS:
             outcome.warnings.append(f"{image_format} output re-compresses the decoded image"
                                     + ("" if settings.quality is None else f" (quality {settings.quality})"))

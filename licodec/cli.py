@@ -44,6 +44,20 @@ class _Group(click.Group):
             sys.exit(1)
 
 
+class _PixelCount(click.ParamType):
+    """--max-pixels: 24000000, 24M or 0.5M; a bad value is a usage error (exit 2)."""
+
+    name = "PIXELS"
+
+    def convert(self, value, param, ctx) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return container.parse_pixels(str(value))
+        except ValueError as e:
+            self.fail(f"{value!r}: {e}", param, ctx)
+
+
 def _silence_stdout() -> None:
     """Point stdout at /dev/null, so that Python's flush at exit does not hit the broken pipe again."""
     try:
@@ -180,9 +194,13 @@ def _rate_target(bpp: float | None, size: str | None, psnr: float | None):
 @click.option("--quality", "output_quality", type=click.IntRange(1, 100), default=None,
               help="quality of a lossy output format (JPEG, WebP, AVIF), 1..100 [default: Pillow's]")
 @click.option("--model", default=None, help="weights to decode with (default: found by the file's model id)")
+@click.option("--max-pixels", type=_PixelCount(), default=None,
+              help="refuse files declaring more pixels than this (e.g. 24M), before any work; for servers "
+                   "[default: $LICODEC_MAX_PIXELS, else 100M, the format's limit]")
 @_batch_options
 def decode(inputs: tuple[str, ...], output: str | None, extension: str | None, output_quality: int | None,
-           model: str | None, device: str, jobs: int, quiet: bool, verbose: bool, force: bool) -> None:
+           model: str | None, max_pixels: int | None, device: str, jobs: int, quiet: bool, verbose: bool,
+           force: bool) -> None:
     """Decompress .lic files IN... (- for stdin) into images."""
     from licodec.batch import DecodeSettings, decode_file, output_format, plan
 
@@ -193,7 +211,8 @@ def decode(inputs: tuple[str, ...], output: str | None, extension: str | None, o
         for job in planned:
             output_format(job.target)  # an unknown extension fails before any work
     _check_single_output(planned, force)
-    settings = DecodeSettings(image_format, output_quality, model, device, force)
+    container.pixel_limit(max_pixels)  # a bad $LICODEC_MAX_PIXELS fails before any file is read
+    settings = DecodeSettings(image_format, output_quality, model, device, force, max_pixels)
     _run_batch("decoded", planned, functools.partial(decode_file, settings), jobs, quiet, verbose)
 
 

@@ -1,21 +1,28 @@
 """The .lic container: header fields and bytes only (no torch). Specified in docs/format.md.
 
     "LIC" | version | colour layout | model id (4) | quality | width | height | words | rANS stream
-          | sections (count, then type, length, bytes each) | digest (2) | CRC-32 (4)
+          | sections (count, then type, length, bytes each) | z digest (2) | digest (2) | CRC-32 (4)
+
+(version 2, still decoded, has no z digest.)
 
 width, height and the stream's length in 32-bit words are unsigned LEB128 varints, so a
 768×512 image with a stream under 64 KiB has a 16-byte header.
 """
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from licodec.errors import LicodecError
 
 MAGIC = b"LIC"
-VERSION = 2  # 2: integer entropy-parameter networks (docs/format.md); 1 decoded only where it was encoded
+# 3: a digest of z alone, checked before any y is decoded; alpha as WebP lossless.
+# 2: integer entropy-parameter networks (docs/format.md). 1 decoded only where it was encoded.
+VERSION = 3
+READABLE_VERSIONS = (2, 3)
 QUALITY_STEPS = 32  # quality is stored in steps of 1/32 from 1.0
 COLOUR_LAYOUTS = ("RGB", "L", "RGBA", "LA")
 # Optional sections after the stream: the alpha plane (a PNG), an ICC profile, EXIF.
@@ -25,7 +32,19 @@ MAX_SIDE = 1 << 16
 # megapixel at its peak): 100 MP stays within ~6 GB. The decoder refuses larger declared sizes
 # before allocating anything, whatever the stream holds.
 MAX_PIXELS = 100_000_000
-_TRAILER = 6  # digest (2) + CRC-32 (4)
+MAX_PIXELS_VARIABLE = "LICODEC_MAX_PIXELS"  # a lower cap for servers, as Pillow's MAX_IMAGE_PIXELS
+
+
+class Digests(NamedTuple):
+    """CRC-32s of the coded symbols (the file keeps their low 16 bits): of all of them, and of
+    z's alone (version 3), which a decoder checks before it decodes any y."""
+
+    symbols: int
+    z: int | None = None
+
+
+def _trailer(version: int) -> int:
+    return 6 if version == 2 else 8  # [z digest (2)] + digest (2) + CRC-32 (4)
 
 
 @dataclass(frozen=True)
@@ -79,7 +98,7 @@ def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
             raise LicodecError("corrupt file: malformed header field")
 
 
-def pack(header: Header, stream: bytes, digest: int) -> bytes:
+def pack(header: Header, stream: bytes, digests: Digests) -> bytes:
     if len(stream) % 4:
         raise ValueError("rANS stream must be whole 32-bit words")
     if not (1 <= header.width <= MAX_SIDE and 1 <= header.height <= MAX_SIDE):
@@ -89,13 +108,16 @@ def pack(header: Header, stream: bytes, digest: int) -> bytes:
         raise ValueError(f"quality {header.quality} out of range")
     if (header.extras.alpha is not None) != header.colour.endswith("A"):
         raise ValueError(f"colour layout {header.colour} and the alpha section disagree")
+    if header.version not in READABLE_VERSIONS or (header.version > 2) != (digests.z is not None):
+        raise ValueError(f"version {header.version} files need {'a' if header.version > 2 else 'no'} z digest")
+    digest_fields = [digests.symbols] if header.version == 2 else [digests.z, digests.symbols]
     sections = header.extras.sections()
     body = b"".join([
         MAGIC, bytes([header.version, COLOUR_LAYOUTS.index(header.colour)]), header.model_id,
         bytes([quality_code]), _varint(header.width - 1), _varint(header.height - 1),
         _varint(len(stream) // 4), stream, _varint(len(sections)),
         *(bytes([kind]) + _varint(len(payload)) + payload for kind, payload in sections),
-        struct.pack("<H", digest & 0xFFFF),
+        *(struct.pack("<H", value & 0xFFFF) for value in digest_fields),
     ])
     return body + struct.pack("<I", zlib.crc32(body))
 
@@ -107,8 +129,9 @@ def read_header(data: bytes) -> tuple[Header, int, int]:
     if len(data) < 10:
         raise LicodecError("truncated file: header ends early")
     version, flags = data[3], data[4]
-    if version != VERSION:
-        raise LicodecError(f"unsupported .lic format version {version} (this licodec reads version {VERSION})")
+    if version not in READABLE_VERSIONS:
+        raise LicodecError(f"unsupported .lic format version {version} (this licodec reads versions "
+                           f"{' and '.join(map(str, READABLE_VERSIONS))})")
     if flags >= len(COLOUR_LAYOUTS):
         raise LicodecError("corrupt file: unknown colour layout")
     model_id, quality = bytes(data[5:9]), 1 + data[9] / QUALITY_STEPS
@@ -124,27 +147,65 @@ def read_header(data: bytes) -> tuple[Header, int, int]:
     return header, pos, 4 * words
 
 
-def unpack(data: bytes) -> tuple[Header, bytes, int]:
-    """Header, rANS stream and the 16-bit symbol digest, after checking length and CRC-32."""
+def unpack(data: bytes) -> tuple[Header, bytes, Digests]:
+    """Header, rANS stream and the 16-bit symbol digests, after checking length and CRC-32."""
     header, offset, length = read_header(data)
-    if len(data) < offset + length + 1 + _TRAILER:
-        raise LicodecError(f"truncated file: {len(data)} bytes, the header promises {offset + length + 1 + _TRAILER}")
-    extras, end = _read_sections(data, offset + length)
-    if len(data) > end + _TRAILER:
-        raise LicodecError(f"corrupt file: {len(data) - end - _TRAILER} unexpected bytes after the stream")
+    trailer = _trailer(header.version)
+    if len(data) < offset + length + 1 + trailer:
+        raise LicodecError(f"truncated file: {len(data)} bytes, the header promises {offset + length + 1 + trailer}")
+    extras, end = _read_sections(data, offset + length, trailer)
+    if len(data) > end + trailer:
+        raise LicodecError(f"corrupt file: {len(data) - end - trailer} unexpected bytes after the stream")
     (crc,) = struct.unpack("<I", data[-4:])
     if zlib.crc32(data[:-4]) != crc:
         raise LicodecError("corrupt file: checksum mismatch")
     if (extras.alpha is not None) != header.colour.endswith("A"):
         raise LicodecError("corrupt file: colour layout and alpha section disagree")
-    (digest,) = struct.unpack("<H", data[-6:-4])
-    return replace(header, extras=extras), bytes(data[offset : offset + length]), digest
+    fields = struct.unpack(f"<{trailer // 2 - 2}H", data[-trailer:-4])
+    digests = Digests(fields[-1], fields[0] if len(fields) == 2 else None)
+    return replace(header, extras=extras), bytes(data[offset : offset + length]), digests
 
 
-def _read_sections(data: bytes, pos: int) -> tuple[Extras, int]:
+def pixel_limit(max_pixels: int | None = None) -> int:
+    """The largest image to decode: `max_pixels`, else $LICODEC_MAX_PIXELS, else MAX_PIXELS
+    (the format's own limit, which neither can raise)."""
+    if max_pixels is None:
+        setting = os.environ.get(MAX_PIXELS_VARIABLE, "").strip()
+        if not setting:
+            return MAX_PIXELS
+        try:
+            max_pixels = parse_pixels(setting)
+        except ValueError as e:
+            raise LicodecError(f"{MAX_PIXELS_VARIABLE}={setting}: {e}") from None
+    if not 1 <= max_pixels <= MAX_PIXELS:
+        raise LicodecError(f"max pixels {max_pixels} is outside 1..{MAX_PIXELS} (the format's limit)")
+    return max_pixels
+
+
+def parse_pixels(text: str) -> int:
+    """A pixel count: 24000000, 24M or 0.5M (megapixels); ValueError with the reason."""
+    scale = 10**6 if text.endswith(("M", "m")) else 1
+    try:
+        value = float(text[:-1] if scale > 1 else text)
+    except ValueError:
+        raise ValueError("not a pixel count (e.g. 24000000 or 24M)") from None
+    if not (value * scale).is_integer() or not 1 <= value * scale <= MAX_PIXELS:
+        raise ValueError(f"a whole number of pixels from 1 to {MAX_PIXELS // 10**6}M")
+    return int(value * scale)
+
+
+def check_pixels(header: Header, max_pixels: int | None = None) -> None:
+    """Refuse, before anything is allocated, an image larger than the decoder's cap."""
+    limit = pixel_limit(max_pixels)
+    if header.width * header.height > limit:
+        raise LicodecError(f"image too large to decode: {header.width}x{header.height} is over the limit of "
+                           f"{limit} pixels (--max-pixels, ${MAX_PIXELS_VARIABLE})")
+
+
+def _read_sections(data: bytes, pos: int, trailer: int) -> tuple[Extras, int]:
     """The optional sections after the stream, every length checked against the file's size
     before anything is sliced; returns them and where they end."""
-    limit = len(data) - _TRAILER
+    limit = len(data) - trailer
     bounded = memoryview(data)[:limit]
     count, pos = _read_varint(bounded, pos)
     found: dict[str, bytes] = {}

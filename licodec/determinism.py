@@ -112,10 +112,10 @@ def check(info: WeightsInfo, image: np.ndarray, quality: float, encoder: Variati
         compressed = compress_refined(models[encoder], encoder.input(x), quality, effort, trace=encoded)
     try:
         with decoder.kernels():
-            _, _, digest = models[decoder].decompress(compressed.data, height, width, quality, trace=decoded)
+            _, _, digests = models[decoder].decompress(compressed.data, height, width, quality, trace=decoded)
     except LicodecError as e:  # a derailed rANS decoder: "corrupt file" or "decoding mismatch"
         return False, len(compressed.data), str(e)
-    same = digest == compressed.digest and len(encoded) == len(decoded)
+    same = digests == compressed.digests and len(encoded) == len(decoded)
     same = same and all(torch.equal(a, b) for a, b in zip(encoded, decoded))
     return same, len(compressed.data), None
 

@@ -26,6 +26,12 @@ from licodec.errors import LicodecError
 _model = constriction.stream.model
 _RAW_CHUNK = _model.Uniform(1 << 16)
 TAIL_MASS = 1e-9
+# constriction's default rANS coder: 24-bit probabilities, a 64-bit state, 32-bit words.
+PRECISION_BITS = 24
+# What coding one symbol can cost less than −log2 p: the state x ≥ 2^32 grows to at least
+# ⌊x/f⌋·2^24 with f ≤ 2^24, so by at least (2^24/f)·256/257 (and it never shrinks).
+RANS_SLACK_BITS = math.log2(257 / 256)
+RANS_STATE_BITS = 64  # what the final state holds beyond the symbols' own bits
 
 
 @dataclass
@@ -54,8 +60,26 @@ class TableSet:
             inside = (values >= 0) & (values < self.sizes[k])
             probability = pmf[np.where(inside, values, self.sizes[k])]
             # constriction quantises probabilities to 24 bits and gives every bin at least one step.
-            out[chosen] = -np.log2(np.maximum(probability, 2.0**-24)) + np.where(inside, 0, 32)
+            out[chosen] = -np.log2(np.maximum(probability, 2.0**-PRECISION_BITS)) + np.where(inside, 0, 32)
         return out
+
+    def least_bits(self) -> np.ndarray:
+        """Per table, the fewest bits the rANS coder can spend on one of its symbols: −log2 of
+        its most probable bin (widened by constriction's quantisation, at most one 2^-24 step
+        per bin), less RANS_SLACK_BITS, never below 0. A lower bound on any real stream's length
+        (`shortest_stream_bits`)."""
+        out = np.empty(len(self.pmfs))
+        for k, pmf in enumerate(self.pmfs):
+            pmf = _with_escape_bin(pmf)
+            widest = min(1.0, pmf.max() / pmf.sum() + len(pmf) * 2.0**-PRECISION_BITS)
+            out[k] = max(0.0, -math.log2(widest) - RANS_SLACK_BITS)
+        return out
+
+
+def shortest_stream_bits(symbol_bits: float) -> float:
+    """The fewest bits of a stream whose symbols cost at least `symbol_bits` (TableSet.least_bits
+    summed over them): rANS may store up to a state's worth of them in its final state."""
+    return max(0.0, symbol_bits - RANS_STATE_BITS)
 
 
 def _with_escape_bin(pmf: np.ndarray) -> np.ndarray:
@@ -182,6 +206,12 @@ class StreamReader:
         if self._bits is not None:
             self._bits.append(tables.bits(out, table_index))
         return out
+
+    def exhausted(self) -> bool:
+        """Whether every word has been read and the state is back where an encoder starts. From
+        there the coder decodes every further symbol as its table's first bin (a value ~6σ
+        below the mean) without reading anything: a stream of real symbols never ends early."""
+        return self._coder.is_empty()
 
     def finish(self) -> None:
         """A stream that decodes to its end leaves the coder empty; anything else is corrupt."""

@@ -38,15 +38,14 @@ def measure(data: bytes, model: str | None = None) -> EntropyMaps:
     from licodec.models.codec import latent_shape
     from licodec.weights import find_by_id, resolve
 
-    header, stream, digest = container.unpack(data)
+    header, stream, digests = container.unpack(data)
+    container.check_pixels(header)
     info = find_by_id(header.model_id, [resolve(model)] if model else [])
     net = _model(info, "cpu")
     bits: list[np.ndarray] = []
     with torch.no_grad():
-        _, decoded_digest = net.latent_codec.decompress(stream, latent_shape(header.height, header.width),
-                                                        header.quality, bits)
-    if decoded_digest & 0xFFFF != digest:
-        raise LicodecError("decoding mismatch: the decoded latents differ from the encoder's (see docs/format.md)")
+        net.latent_codec.decompress(stream, latent_shape(header.height, header.width), header.quality, bits,
+                                    expected=digests)
     y = np.concatenate(bits[1:], axis=1)[0]  # [M, h, w]
     return EntropyMaps(y.sum(axis=0), y.sum(axis=(1, 2)), float(bits[0].sum()), len(bits) - 1,
                        header.width, header.height)

@@ -31,9 +31,9 @@ def check_case(model, info, image_path: Path, quality: float) -> dict:
     rgb = np.array(open_image(image_path).convert("RGB"))
     x = rgb_to_tensor(rgb)
     compressed = model.compress(x, quality)
-    decoded, y_hat, digest = model.decompress(compressed.data, *rgb.shape[:2], quality)
+    decoded, y_hat, digests = model.decompress(compressed.data, *rgb.shape[:2], quality)
     header = container.Header(info.model_id, quality, rgb.shape[1], rgb.shape[0])
-    file_bytes = len(container.pack(header, compressed.data, digest))
+    file_bytes = len(container.pack(header, compressed.data, digests))
     with torch.no_grad():
         out = model(pad_image(x), torch.tensor([float(quality)]))
     estimate = float(sum(-torch.log2(p).sum() for p in out["likelihoods"].values())) / 8
@@ -41,7 +41,7 @@ def check_case(model, info, image_path: Path, quality: float) -> dict:
     return {
         "image": image_path.name, "quality": quality, "bytes": file_bytes, "estimated_bytes": round(estimate, 1),
         "bpp": 8 * file_bytes / (rgb.shape[0] * rgb.shape[1]), "psnr": psnr(rgb, decoded),
-        "exact": bool(torch.equal(y_hat, compressed.y_hat) and digest == compressed.digest),
+        "exact": bool(torch.equal(y_hat, compressed.y_hat) and digests == compressed.digests),
         # One-sided: files may come out smaller than the estimate, whose 1e-9 likelihood floor
         # charges ~30 bits for an outlier that the coder's 2^-24 table floor codes in ~24.
         "rate_ok": file_bytes <= (1 + RATE_TOLERANCE) * estimate + overhead,

@@ -49,7 +49,7 @@ def write(images: list[Path], folder: Path, model_name: str, qualities: list[flo
             name = f"{path.stem}-q{quality:g}.bin"
             (folder / name).write_bytes(compressed.data)
             manifest["files"].append({"stream": name, "height": rgb.shape[0], "width": rgb.shape[1],
-                                      "quality": quality, "digest": compressed.digest, "trace": trace_hash(trace)})
+                                      "quality": quality, "digest": compressed.digests.symbols, "trace": trace_hash(trace)})
     (folder / "manifest.json").write_text(json.dumps({"model": model_name, **manifest}, indent=1))
     print(f"wrote {len(manifest['files'])} streams on {device} to {folder}")
 
@@ -61,9 +61,9 @@ def check(folder: Path, device: str) -> int:
     for entry in manifest["files"]:
         trace: list[torch.Tensor] = []
         try:
-            _, _, digest = model.decompress((folder / entry["stream"]).read_bytes(), entry["height"], entry["width"],
-                                            entry["quality"], trace=trace)
-            same = digest == entry["digest"] and trace_hash(trace) == entry["trace"]
+            _, _, digests = model.decompress((folder / entry["stream"]).read_bytes(), entry["height"], entry["width"],
+                                             entry["quality"], trace=trace)
+            same = digests.symbols == entry["digest"] and trace_hash(trace) == entry["trace"]
         except LicodecError as error:
             same = False
             print(f"{entry['stream']}: {error}")

@@ -23,10 +23,19 @@ def test_encoding_is_deterministic_and_quality_changes_the_file(tiny_weights, ph
 
 def test_a_decoder_that_drifts_is_caught(tiny_weights, photo):
     """The symbol digest turns a desynchronised decode into an error, never a wrong image."""
-    header, stream, digest = container.unpack(licodec.encode(photo))
-    tampered = container.pack(header, stream, digest ^ 1)
-    with pytest.raises(licodec.LicodecError, match="decoding mismatch"):
-        licodec.decode(tampered)
+    header, stream, digests = container.unpack(licodec.encode(photo))
+    for tampered in (digests._replace(symbols=digests.symbols ^ 1), digests._replace(z=digests.z ^ 1)):
+        with pytest.raises(licodec.LicodecError, match="decoding mismatch"):
+            licodec.decode(container.pack(header, stream, tampered))
+
+
+def test_decode_refuses_more_pixels_than_max_pixels(tiny_weights, photo, monkeypatch):
+    data = licodec.encode(photo)  # 96x80
+    from licodec import api
+
+    monkeypatch.setattr(api, "find_by_id", lambda *args: pytest.fail("weights looked up for a refused file"))
+    with pytest.raises(licodec.LicodecError, match="over the limit of 7679 pixels"):
+        licodec.decode(data, max_pixels=7679)
 
 
 def test_oversized_images_are_refused_before_any_work(tiny_weights, monkeypatch):

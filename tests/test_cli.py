@@ -217,3 +217,22 @@ def test_export_half_stores_float16_and_codes_like_float32(tiny_weights, tmp_pat
     lic = encode(photo, tmp_path / "a.lic", "--model", str(out))
     decoded = run("decode", str(lic), "-o", str(tmp_path / "a.png"), "--model", str(out))
     assert decoded.exit_code == 0, decoded.output
+
+
+def test_max_pixels_refuses_larger_files_before_decoding(tiny_weights, photo, tmp_path, monkeypatch):
+    lic = encode(photo, tmp_path / "a.lic")  # 96x80 = 7680 pixels
+    assert_clean_error(run("decode", str(lic), "-o", str(tmp_path / "a.png"), "--max-pixels", "7679"),
+                       "96x80 is over the limit of 7679 pixels")
+    assert not (tmp_path / "a.png").exists()
+    assert run("decode", str(lic), "-o", str(tmp_path / "a.png"), "--max-pixels", "0.01M").exit_code == 0
+    monkeypatch.setenv("LICODEC_MAX_PIXELS", "7000")
+    assert_clean_error(run("decode", str(lic), "-o", str(tmp_path / "b.png")), "over the limit of 7000")
+    monkeypatch.setenv("LICODEC_MAX_PIXELS", "many")
+    assert_clean_error(run("decode", str(lic), "-o", str(tmp_path / "b.png")), "LICODEC_MAX_PIXELS=many")
+
+
+@pytest.mark.parametrize("value", ["0", "lots", "200M", "-3"])
+def test_a_bad_max_pixels_is_a_usage_error(tiny_weights, photo, tmp_path, value):
+    lic = encode(photo, tmp_path / "a.lic")
+    result = run("decode", str(lic), "-o", str(tmp_path / "a.png"), "--max-pixels", value)
+    assert result.exit_code == 2 and "--max-pixels" in result.output and "Traceback" not in result.output

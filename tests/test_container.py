@@ -1,4 +1,6 @@
 """The .lic container: compact header, and every kind of damage is a clean LicodecError."""
+from dataclasses import replace
+
 import pytest
 
 from licodec import container
@@ -10,15 +12,15 @@ STREAM = bytes(range(256)) * 40  # 10240 bytes, whole words
 
 
 def test_round_trip():
-    header, stream, digest = container.unpack(container.pack(HEADER, STREAM, 0xBEEF))
-    assert (header, stream, digest) == (HEADER, STREAM, 0xBEEF)
+    header, stream, digest = container.unpack(container.pack(HEADER, STREAM, container.Digests(0xBEEF, 0xBEEF)))
+    assert (header, stream, digest) == (HEADER, STREAM, (0xBEEF, 0xBEEF))
 
 
 def test_header_is_at_most_16_bytes_for_a_typical_image():
-    data = container.pack(HEADER, STREAM, 0)
+    data = container.pack(HEADER, STREAM, container.Digests(0, 0))
     _, offset, length = container.read_header(data)
     assert offset <= 16
-    assert len(data) == offset + length + 1 + 6  # no sections: one byte saying so
+    assert len(data) == offset + length + 1 + 8  # no sections: one byte saying so; two digests, CRC
 
 
 EXTRAS = container.Extras(alpha=b"\x89PNG alpha", icc=b"icc" * 100, exif=b"Exif\0\0")
@@ -26,15 +28,15 @@ EXTRAS = container.Extras(alpha=b"\x89PNG alpha", icc=b"icc" * 100, exif=b"Exif\
 
 def test_sections_round_trip():
     header = container.Header(b"abcd", 2.0, 30, 20, "RGBA", extras=EXTRAS)
-    assert container.unpack(container.pack(header, STREAM[:40], 5)) == (header, STREAM[:40], 5)
+    assert container.unpack(container.pack(header, STREAM[:40], container.Digests(5, 5))) == (header, STREAM[:40], container.Digests(5, 5))
     metadata_only = container.Header(b"abcd", 2.0, 30, 20, "L", extras=container.Extras(exif=b"x"))
-    assert container.unpack(container.pack(metadata_only, b"", 5))[0] == metadata_only
+    assert container.unpack(container.pack(metadata_only, b"", container.Digests(5, 5)))[0] == metadata_only
 
 
 def test_alpha_and_colour_layout_must_agree():
     with pytest.raises(ValueError):
-        container.pack(container.Header(b"abcd", 2.0, 30, 20, "RGB", extras=EXTRAS), b"", 0)
-    data = bytearray(container.pack(container.Header(b"abcd", 2.0, 30, 20, "RGBA", extras=EXTRAS), b"", 0))
+        container.pack(container.Header(b"abcd", 2.0, 30, 20, "RGB", extras=EXTRAS), b"", container.Digests(0, 0))
+    data = bytearray(container.pack(container.Header(b"abcd", 2.0, 30, 20, "RGBA", extras=EXTRAS), b"", container.Digests(0, 0)))
     data[4] = 0  # says RGB, holds alpha
     with pytest.raises(LicodecError, match="disagree"):
         container.unpack(with_fixed_crc(bytes(data)))
@@ -47,14 +49,14 @@ def test_alpha_and_colour_layout_must_agree():
     (b"\x05\x02\x01a", "sections end early"),
 ])
 def test_damaged_sections_are_clean_errors_even_with_a_valid_crc(sections, message):
-    head = container.pack(container.Header(b"abcd", 2.0, 30, 20), b"", 0)[:-7]  # up to the stream's end
+    head = container.pack(container.Header(b"abcd", 2.0, 30, 20), b"", container.Digests(0, 0))[:-9]  # up to the stream's end
     with pytest.raises(LicodecError, match=message):
-        container.unpack(with_fixed_crc(head + sections + b"\0\0" + b"\0" * 4))
+        container.unpack(with_fixed_crc(head + sections + b"\0" * 8))
 
 
 def test_greyscale_and_fractional_quality():
     header = container.Header(b"abcd", container.quantize_quality(5.01), 1, 70000 - 4465, "L")
-    assert container.unpack(container.pack(header, b"", 1))[0] == header
+    assert container.unpack(container.pack(header, b"", container.Digests(1, 1)))[0] == header
     assert container.quantize_quality(5.01) == 5.0
 
 
@@ -70,14 +72,14 @@ def test_foreign_or_short_files(data, message):
 
 
 def test_every_truncation_is_an_error():
-    data = container.pack(HEADER, STREAM[:400], 7)
+    data = container.pack(HEADER, STREAM[:400], container.Digests(7, 7))
     for cut in range(len(data)):
         with pytest.raises(LicodecError):
             container.unpack(data[:cut])
 
 
 def test_every_flipped_byte_is_an_error():
-    data = bytearray(container.pack(HEADER, STREAM[:400], 7))
+    data = bytearray(container.pack(HEADER, STREAM[:400], container.Digests(7, 7)))
     for position in range(len(data)):
         damaged = bytearray(data)
         damaged[position] ^= 0x10
@@ -87,4 +89,44 @@ def test_every_flipped_byte_is_an_error():
 
 def test_trailing_bytes_are_an_error():
     with pytest.raises(LicodecError, match="unexpected bytes"):
-        container.unpack(container.pack(HEADER, STREAM, 0) + b"\x00")
+        container.unpack(container.pack(HEADER, STREAM, container.Digests(0, 0)) + b"\x00")
+
+
+def test_version_2_files_still_unpack_without_a_z_digest():
+    old = container.Header(b"abcd", 2.0, 30, 20, version=2)
+    data = container.pack(old, STREAM[:40], container.Digests(0xBEEF))
+    assert len(data) == len(container.pack(replace(old, version=3), STREAM[:40], container.Digests(1, 2))) - 2
+    assert container.unpack(data) == (old, STREAM[:40], (0xBEEF, None))
+    with pytest.raises(ValueError, match="z digest"):
+        container.pack(old, b"", container.Digests(1, 2))
+    with pytest.raises(ValueError, match="z digest"):
+        container.pack(HEADER, b"", container.Digests(1))
+
+
+@pytest.mark.parametrize("text, pixels", [("24000000", 24_000_000), ("24M", 24_000_000), ("0.5m", 500_000),
+                                          ("100M", container.MAX_PIXELS), ("1", 1)])
+def test_pixel_counts_parse(text, pixels):
+    assert container.parse_pixels(text) == pixels
+
+
+@pytest.mark.parametrize("text", ["", "M", "x", "-5", "0", "101M", "1.5", "0.0000001M", "nan", "inf"])
+def test_bad_pixel_counts_say_why(text):
+    with pytest.raises(ValueError):
+        container.parse_pixels(text)
+
+
+def test_the_pixel_cap_comes_from_the_caller_then_the_environment(monkeypatch):
+    header = container.Header(b"abcd", 2.0, 3000, 2000)
+    monkeypatch.delenv(container.MAX_PIXELS_VARIABLE, raising=False)
+    container.check_pixels(header)
+    with pytest.raises(LicodecError, match="3000x2000 is over the limit of 5999999 pixels"):
+        container.check_pixels(header, 5_999_999)
+    monkeypatch.setenv(container.MAX_PIXELS_VARIABLE, "5M")
+    with pytest.raises(LicodecError, match="over the limit of 5000000"):
+        container.check_pixels(header)
+    container.check_pixels(header, 6_000_000)  # the caller's value wins
+    monkeypatch.setenv(container.MAX_PIXELS_VARIABLE, "lots")
+    with pytest.raises(LicodecError, match="LICODEC_MAX_PIXELS=lots: not a pixel count"):
+        container.check_pixels(header)
+    with pytest.raises(LicodecError, match="outside 1..100000000"):
+        container.check_pixels(header, 200_000_000)

@@ -7,11 +7,14 @@ import time
 
 import numpy as np
 import pytest
+from PIL import Image
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import licodec
 from licodec import container
-from licodec.fuzz import check, mutate, with_fixed_crc, with_sections
+from licodec.fuzz import check, crafted, mutate, with_fixed_crc, with_sections
+from licodec.models import LicModel
+from licodec.models.exact import ExactEntropyParameters
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -57,8 +60,8 @@ def test_mutations_of_every_kind_are_refused_or_decoded(valid, seed):
 def test_huge_declared_sizes_are_refused_before_decoding(valid, width, height):
     header = container.read_header(valid)[0]
     side_ok = width < container.MAX_SIDE and height < container.MAX_SIDE
-    body = (container.pack(container.Header(header.model_id, header.quality, width, height), b"\0" * 8, 0)
-            if side_ok else valid)
+    body = (container.pack(container.Header(header.model_id, header.quality, width, height), b"\0" * 8,
+                           container.Digests(0, 0)) if side_ok else valid)
     if not side_ok:  # pack refuses such sizes: write the varints by hand
         body = valid[:10] + bytes([0xFF, 0xFF, 0x03]) + valid[12:]
     started = time.monotonic()
@@ -80,3 +83,62 @@ def test_a_quality_beyond_the_models_levels_is_refused(valid):
     damaged = bytearray(valid)
     damaged[9] = 240
     assert check(with_fixed_crc(bytes(damaged)), licodec.decode) == "refused"
+
+
+@pytest.fixture
+def no_heavy_work(monkeypatch):
+    """Makes the y networks and g_s fail the test if a decode reaches them."""
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a crafted file reached the y networks or g_s")
+    monkeypatch.setattr(ExactEntropyParameters, "slice_parameters", forbidden)
+    monkeypatch.setattr(LicModel, "synthesis", forbidden)
+
+
+def _file(model_id: bytes, width: int, height: int, stream: bytes, digests=container.Digests(0, 0)) -> bytes:
+    return container.pack(container.Header(model_id, 1.0, width, height), stream, digests)
+
+
+@pytest.mark.parametrize("width, height", [(1024, 1024), (4000, 3000), (10000, 10000), (65535, 1525)])
+@pytest.mark.parametrize("stream", ["empty", "random", "zeros-then-one"])
+def test_short_files_declaring_large_images_are_refused_before_the_y_networks(valid, no_heavy_work, width,
+                                                                               height, stream):
+    """The 22-byte 10000x10000 file once cost 165 s and 2.5 GB: ≤ 1 kB of any stream is refused
+    by the floor, when it runs out after z, or by the z digest, never after y or g_s."""
+    model_id = container.read_header(valid)[0].model_id
+    rng = np.random.default_rng(width)
+    body = {"empty": b"", "random": rng.integers(0, 256, 1000, dtype=np.uint8).tobytes(),
+            "zeros-then-one": b"\0" * 996 + b"\1\0\0\0"}[stream]
+    with pytest.raises(licodec.LicodecError, match="corrupt|mismatch"):
+        licodec.decode(_file(model_id, width, height, body))
+
+
+def test_the_stream_floor_is_the_models_and_below_real_files(tiny_weights):
+    from licodec.api import _model
+    from licodec.models.codec import latent_shape
+    from licodec.weights import resolve
+
+    net = _model(resolve("student"), "cpu")
+    for colour in (0, 128, 255):
+        image = Image.new("RGB", (512, 320), (colour,) * 3)  # flat: the cheapest real inputs
+        stream = container.unpack(licodec.encode(image, quality=1))[1]
+        assert 0 < net.latent_codec.shortest_stream(latent_shape(320, 512)) <= len(stream)
+    assert net.latent_codec.shortest_stream((40, 40)) == pytest.approx(
+        100 * net.latent_codec.shortest_stream((4, 4)), rel=0.05)  # the floor grows with the area
+
+
+def test_a_stream_that_runs_out_early_is_refused_before_g_s(valid, monkeypatch):
+    header, stream, digests = container.unpack(valid)
+    monkeypatch.setattr(LicModel, "synthesis", lambda *args: pytest.fail("a cut stream reached g_s"))
+    for words in (1, len(stream) // 8, len(stream) // 4 - 1):
+        with pytest.raises(licodec.LicodecError, match="corrupt|mismatch"):
+            licodec.decode(_file(header.model_id, header.width, header.height, stream[: 4 * words], digests))
+
+
+@FUZZ
+@given(seed=st.integers(0, 2**32 - 1))
+def test_crafted_files_of_any_declared_size_are_refused_quickly(valid, seed):
+    data = crafted(container.read_header(valid)[0], np.random.default_rng(seed))
+    started = time.monotonic()
+    outcome = check(data, licodec.decode)
+    assert outcome == "refused" or container.read_header(data)[0].width * container.read_header(data)[0].height < 2**20
+    assert time.monotonic() - started < 5

@@ -138,7 +138,7 @@ def test_a_damaged_alpha_plane_is_a_clean_error(tiny_weights, photo):
     header, stream, digest = container.unpack(licodec.encode(Image.open(photo).convert("RGBA")))
     import dataclasses
 
-    for alpha in (b"not a png", _png_of_size(3, 3)):
+    for alpha in (b"not a png", _png_of_size(3, 3), _webp_of_size(3, 3)):
         damaged = dataclasses.replace(header, extras=container.Extras(alpha=alpha))
         with pytest.raises(LicodecError, match="alpha plane"):
             licodec.decode(container.pack(damaged, stream, digest))
@@ -150,6 +150,54 @@ def _png_of_size(width: int, height: int) -> bytes:
     buffer = io.BytesIO()
     Image.new("L", (width, height)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def _webp_of_size(width: int, height: int) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height)).save(buffer, format="WEBP", lossless=True)
+    return buffer.getvalue()
+
+
+def test_alpha_is_coded_as_webp_lossless_in_fewer_bytes_than_png(photo):
+    from licodec.images import alpha_from_bytes, alpha_to_bytes, alpha_to_png
+
+    # A cut-out's alpha: opaque inside a soft-edged disc, transparent outside.
+    yy, xx = np.mgrid[:240, :320]
+    disc = np.clip((100 - np.hypot(xx - 160, yy - 120)) * 32, 0, 255).astype(np.uint8)
+    alpha = Image.fromarray(disc)
+    coded = alpha_to_bytes(alpha)
+    assert coded[:4] == b"RIFF" and coded[8:12] == b"WEBP"
+    assert len(coded) < len(alpha_to_png(alpha))
+    for data in (coded, alpha_to_png(alpha)):  # version 2 files hold PNG
+        assert np.array_equal(np.array(alpha_from_bytes(data, alpha.size)), disc)
+
+
+def test_alpha_wider_than_webp_allows_stays_png(monkeypatch):
+    from licodec import images
+
+    monkeypatch.setattr(images, "WEBP_MAX_SIDE", 15)
+    assert images.alpha_to_bytes(Image.new("L", (16, 4)))[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_version_2_files_keep_decoding(tiny_weights, photo):
+    """Format 2: one digest, alpha as PNG. Repacked from a version 3 file, it decodes alike."""
+    import dataclasses
+
+    from licodec import container
+    from licodec.images import alpha_to_png
+
+    image = Image.open(photo).convert("RGBA")
+    image.putalpha(Image.linear_gradient("L").resize(image.size))
+    header, stream, digests = container.unpack(licodec.encode(image, quality=3))
+    old = dataclasses.replace(header, version=2, extras=container.Extras(alpha=alpha_to_png(image.getchannel("A"))))
+    old_file = container.pack(old, stream, container.Digests(digests.symbols))
+    assert container.read_header(old_file)[0].version == 2
+    decoded, new = licodec.decode(old_file), licodec.decode(container.pack(header, stream, digests))
+    assert np.array_equal(np.array(decoded), np.array(new))
+    with pytest.raises(licodec.LicodecError, match="decoding mismatch"):
+        licodec.decode(container.pack(old, stream, container.Digests(digests.symbols ^ 1)))
 
 
 @pytest.mark.parametrize("size", [(1, 1), (1, 9), (13, 1), (3, 7), (65, 63)])

@@ -127,14 +127,14 @@ def bench_ours(model: LicModel, image: Image.Image, quality: float, repeats: int
     x = rgb_to_tensor(np.array(image)).to(device)
     compressed = model.compress(x, quality)
     header = container.Header(b"\0" * 4, quality, image.width, image.height)
-    data = container.pack(header, compressed.data, compressed.digest)
+    data = container.pack(header, compressed.data, compressed.digests)
     png = io.BytesIO()
     image.save(png, format="PNG")
 
     def encode_io():  # read the PNG, then wrap the stream in the container
         with Image.open(io.BytesIO(png.getvalue())) as im:
             np.array(im.convert("RGB"))
-        container.pack(header, compressed.data, compressed.digest)
+        container.pack(header, compressed.data, compressed.digests)
 
     def decode_io():  # parse the container, then write the PNG as `licodec decode` does
         container.unpack(data)

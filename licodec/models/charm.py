@@ -27,7 +27,9 @@ import torch
 from torch import Tensor, nn
 
 from licodec.config import CodecConfig
-from licodec.entropy import StreamReader, StreamWriter, TableSet
+from licodec.container import Digests
+from licodec.entropy import StreamReader, StreamWriter, TableSet, shortest_stream_bits
+from licodec.errors import LicodecError
 from licodec.format_tables import ACTIVATION_BITS, MEAN_BITS, gaussian_table_set, scale_table
 from licodec.models.entropy_models import FactorizedPrior, gaussian_likelihood
 from licodec.models.exact import ExactEntropyParameters, z_inverse_gain_table
@@ -142,7 +144,7 @@ class GainUnits(nn.Module):
 class LatentStreams:
     data: bytes  # one rANS stream: z, then the y slices in order
     y_hat: Tensor  # what g_s receives (after the inverse gain)
-    digest: int  # CRC-32 of every coded symbol, to catch a decoder that drifted
+    digests: Digests  # CRC-32s of the coded symbols (z's, and all), to catch a decoder that drifted
 
 
 class ChARMLatentCodec(nn.Module):
@@ -285,7 +287,7 @@ class ChARMLatentCodec(nn.Module):
         writer, digest = StreamWriter(), 0
         z_symbols = torch.round(z - medians).clamp(-SYMBOL_LIMIT, SYMBOL_LIMIT)
         writer.write(z_symbols.cpu().numpy(), self._z_table_index(z.shape), self.z_tables())
-        digest = _crc(z_symbols, digest)
+        digest = z_digest = _crc(z_symbols, digest)
         _record(trace, z_symbols)
         parameters = self.exact_parameters() if exact else FloatEntropyParameters(self)
         side = parameters.side(z_symbols, quality)
@@ -298,20 +300,40 @@ class ChARMLatentCodec(nn.Module):
             digest = _crc(symbols, digest)
             decoded.append(parameters.reconstruct(i, symbols, mean, support))
             _record(trace, mean, torch.from_numpy(scale_index), symbols, decoded[-1])
-        return LatentStreams(writer.finish(), self._inverse_gained(decoded, q), digest)
+        return LatentStreams(writer.finish(), self._inverse_gained(decoded, q), Digests(digest, z_digest))
+
+    def shortest_stream(self, z_shape: tuple[int, int]) -> int:
+        """The fewest bytes any stream of this z size can have: z at the factorized prior's modes
+        (a fixed cost per channel, TableSet.least_bits), y free. A floor that no encoder's output
+        falls under, so that a short file declaring a large image is refused before any work."""
+        if self._coder_state.least_z_bits is None:
+            self._coder_state.least_z_bits = float(self.z_tables().least_bits().sum())
+        return int(shortest_stream_bits(self._coder_state.least_z_bits * z_shape[0] * z_shape[1]) // 8)
 
     @torch.no_grad()
     def decompress(self, data: bytes, z_shape: tuple[int, int], quality: float,
-                   bits: list[np.ndarray] | None = None, trace: list[Tensor] | None = None) -> tuple[Tensor, int]:
-        """ŷ (after the inverse gain) and the digest of the decoded symbols. `bits`, if given,
+                   bits: list[np.ndarray] | None = None, trace: list[Tensor] | None = None,
+                   expected: Digests | None = None) -> tuple[Tensor, Digests]:
+        """ŷ (after the inverse gain) and the digests of the decoded symbols. `bits`, if given,
         receives the information of every symbol: z's, then each slice's (`licodec inspect`);
         `trace` receives the z symbols, then per slice μ, σ index, symbols and ŷ (as integers),
-        what must be equal in encoder and decoder on any machine (licodec.determinism)."""
+        what must be equal in encoder and decoder on any machine (licodec.determinism).
+
+        A damaged or crafted stream costs at most the work its length pays for: one shorter than
+        `shortest_stream` is refused before anything is decoded; one that runs out before the
+        last slice, when it runs out; `expected` digests are checked as soon as their symbols
+        are decoded (z's before any y), so a mismatch never reaches the y networks or g_s."""
+        if self._coder_state is None:
+            self.refresh_tables()
+        if len(data) < self.shortest_stream(z_shape):
+            raise LicodecError(f"corrupt file: its stream ({len(data)} bytes) is shorter than any image of its "
+                               f"size can have ({self.shortest_stream(z_shape)} bytes)")
         q = torch.tensor([quality], device=self.scale_boundaries.device)
-        reader, digest = StreamReader(data, bits), 0
+        reader = StreamReader(data, bits)
         z_index = self._z_table_index((1, self.prior.channels, *z_shape))
         z_symbols = torch.from_numpy(reader.read(z_index, self.z_tables())).double()
-        digest = _crc(z_symbols, digest)
+        digest = z_digest = _crc(z_symbols, 0)
+        _check_progress(reader, expected and expected.z, z_digest)
         _record(trace, z_symbols)
         parameters = self.exact_parameters()
         side = parameters.side(z_symbols, quality)
@@ -320,15 +342,31 @@ class ChARMLatentCodec(nn.Module):
             mean, scale_index, support = parameters.slice_parameters(i, side, decoded)
             symbols = torch.from_numpy(reader.read(scale_index, gaussian_table_set())).double()
             digest = _crc(symbols, digest)
+            if i < self.slices - 1:
+                _check_progress(reader)
             decoded.append(parameters.reconstruct(i, symbols, mean, support))
             _record(trace, mean, torch.from_numpy(scale_index), symbols, decoded[-1])
         reader.finish()
-        return self._inverse_gained(decoded, q), digest
+        _check_progress(reader, expected and expected.symbols, digest, finished=True)
+        return self._inverse_gained(decoded, q), Digests(digest, z_digest)
 
     def _inverse_gained(self, decoded: list[Tensor], quality: Tensor) -> Tensor:
         """What g_s receives: ŷ (held × 2^10) in real units, times the inverse gain (the model's dtype)."""
         y_hat = torch.cat(decoded, dim=1).to(self.scale_boundaries.device).float() * 2.0**-ACTIVATION_BITS
         return y_hat * self.y_gain.inverse(quality)
+
+
+MISMATCH = "decoding mismatch: the decoded latents differ from the encoder's (see docs/format.md)"
+
+
+def _check_progress(reader: StreamReader, expected: int | None = None, digest: int = 0,
+                    finished: bool = False) -> None:
+    """Stop a decode that cannot end well: the stream ran out before its last slice, or the
+    symbols so far do not match their digest (16 bits of their CRC-32)."""
+    if not finished and reader.exhausted():
+        raise LicodecError("corrupt file: the rANS stream ends before the image does")
+    if expected is not None and (digest ^ expected) & 0xFFFF:  # the file keeps 16 bits
+        raise LicodecError(MISMATCH)
 
 
 def _record(trace: list[Tensor] | None, *tensors: Tensor) -> None:
@@ -343,6 +381,7 @@ class CoderState:
     z_tables: TableSet
     z_inverse_gain: np.ndarray  # [quality steps, z channels] integers × 2^-16
     exact: ExactEntropyParameters | None = None
+    least_z_bits: float | None = None  # per z position (shortest_stream)
 
 
 class FloatEntropyParameters:

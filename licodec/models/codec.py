@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from licodec.config import CodecConfig
+from licodec.container import Digests
 from licodec.models.charm import ChARMLatentCodec
 from licodec.models.fused import Layer, fused_transform
 from licodec.models.transforms import AnalysisTransform, SynthesisTransform
@@ -31,7 +32,7 @@ MARGIN = 128
 class CompressedImage:
     data: bytes
     y_hat: Tensor
-    digest: int
+    digests: Digests
 
 
 def rgb_to_tensor(rgb: np.ndarray, scaled: bool = True) -> Tensor:
@@ -123,14 +124,16 @@ class LicModel(nn.Module):
         cost; `trace`: the entropy parameters, as ChARMLatentCodec.decompress says."""
         y = self.analysis(x)
         streams = self.latent_codec.compress(y.contiguous(), quality, exact, trace)
-        return CompressedImage(streams.data, streams.y_hat, streams.digest)
+        return CompressedImage(streams.data, streams.y_hat, streams.digests)
 
     @torch.no_grad()
     def decompress(self, data: bytes, height: int, width: int, quality: float,
-                   trace: list[Tensor] | None = None) -> tuple[np.ndarray, Tensor, int]:
-        """The decoded HxWx3 uint8 pixels, ŷ, and the digest of the decoded symbols."""
-        y_hat, digest = self.latent_codec.decompress(data, latent_shape(height, width), quality, trace=trace)
-        return self.synthesis(y_hat, height, width), y_hat, digest
+                   trace: list[Tensor] | None = None, expected: Digests | None = None) -> tuple[np.ndarray, Tensor, Digests]:
+        """The decoded HxWx3 uint8 pixels, ŷ, and the digests of the decoded symbols; with the
+        file's `expected` digests, a mismatch stops the decode before g_s (ChARMLatentCodec)."""
+        y_hat, digests = self.latent_codec.decompress(data, latent_shape(height, width), quality, trace=trace,
+                                                      expected=expected)
+        return self.synthesis(y_hat, height, width), y_hat, digests
 
     def analysis(self, x: Tensor) -> Tensor:
         """g_a of the image padded to a multiple of 64, tile by tile when it is large."""

@@ -72,7 +72,7 @@ def compress_refined(model: LicModel, x: Tensor, quality: float, effort: int,
         return model.compress(x, quality, trace=trace)
     y_gained, z = refine(model, x, quality, schedule_for(effort), progress)
     streams = model.latent_codec.compress_gained(y_gained, z, quality, trace=trace)
-    return CompressedImage(streams.data, streams.y_hat, streams.digest)
+    return CompressedImage(streams.data, streams.y_hat, streams.digests)
 
 
 def sga_round(value: Tensor, temperature: float, generator: torch.Generator) -> Tensor:

@@ -1,0 +1,177 @@
+"""What a decoder spends on files it is handed: the stream floor against real files, and the
+time and memory of crafted files (decompression bombs) against a real decode.
+
+    python scripts/decoder_cost.py > results/decoder/cost.md
+
+1. The floor (ChARMLatentCodec.shortest_stream: z at the factorized prior's modes, y free)
+   against the real streams of Kodak, wikipedia-photos and flat single-colour images at q1
+   (the smallest files; the floor does not depend on quality), and against the stream of z at
+   its modes with every y symbol 0 (at its μ).
+2. Crafted files of at most 1 kB declaring sizes up to the cap, beside real files: the time
+   of `licodec.decode` in a warm process (what a server pays per file), and the time and peak
+   RSS of `licodec decode` in a fresh process (its VmHWM at exit: Python, torch and the
+   weights included).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+import licodec
+from licodec import container
+from licodec.api import _model
+from licodec.entropy import StreamWriter
+from licodec.format_tables import gaussian_table_set
+from licodec.models.charm import _crc
+from licodec.models.codec import latent_shape
+from licodec.training.data import list_images
+from licodec.weights import resolve
+
+SHARED = Path(os.environ.get("LICODEC_SHARED", "../shared"))
+FLAT_SIZES = ((256, 256), (512, 512), (2048, 2048), (4000, 3000))  # from 256²: smaller floors are 0
+BOMB_SIZES = ((1024, 1024), (2048, 1408), (4000, 3000), (10000, 10000))
+
+
+def modal_stream(codec, z_shape: tuple[int, int], quality: float) -> tuple[bytes, container.Digests]:
+    """A valid stream no image gives, and its digests: every z at its prior's mode, every y
+    symbol 0 (its table's most probable bin), through the same exact parameters as an encoder.
+    Not the shortest possible: flat images get smaller σ, so cheaper y, than z's modes give."""
+    tables = codec.z_tables()
+    modes = torch.tensor([offset + int(np.argmax(pmf)) for pmf, offset in zip(tables.pmfs, tables.offsets)])
+    z_symbols = modes.double().view(1, -1, 1, 1).expand(1, len(modes), *z_shape).contiguous()
+    writer = StreamWriter()
+    writer.write(z_symbols.numpy(), codec._z_table_index(z_symbols.shape), tables)
+    digest = z_digest = _crc(z_symbols, 0)
+    parameters = codec.exact_parameters()
+    side = parameters.side(z_symbols, quality)
+    decoded: list[torch.Tensor] = []
+    for i in range(codec.slices):
+        mean, scale_index, support = parameters.slice_parameters(i, side, decoded)
+        symbols = torch.zeros(mean.shape, dtype=torch.float64)
+        writer.write(symbols.numpy(), scale_index, gaussian_table_set())
+        digest = _crc(symbols, digest)
+        decoded.append(parameters.reconstruct(i, symbols, mean, support))
+    return writer.finish(), container.Digests(digest, z_digest)
+
+
+def floor_table(model: str) -> list[str]:
+    codec = _model(resolve(model), "cpu").latent_codec
+    rows = []
+    sets = [("Kodak", list_images(SHARED / "data/kodak")),
+            ("wikipedia-photos", list_images(SHARED / "data/wikipedia-photos"))]
+    for name, paths in sets:
+        ratios = [_ratio(codec, Image.open(path).convert("RGB")) for path in paths]
+        rows.append(f"| {name} ({len(paths)} images) | {min(ratios):.1f} | {np.median(ratios):.1f} |")
+    flat = [_ratio(codec, Image.new("RGB", size, (value,) * 3)) for size in FLAT_SIZES for value in (0, 128, 255)]
+    rows.append(f"| flat grey, black, white at {', '.join(f'{w}x{h}' for w, h in FLAT_SIZES)} | "
+                f"{min(flat):.1f} | {np.median(flat):.1f} |")
+    modal = [len(modal_stream(codec, latent_shape(h, w), 1.0)[0]) / codec.shortest_stream(latent_shape(h, w))
+             for w, h in FLAT_SIZES[1:]]
+    rows.append(f"| z at its modes, y all 0, at {', '.join(f'{w}x{h}' for w, h in FLAT_SIZES[1:])}"
+                f" | {min(modal):.1f} | {np.median(modal):.1f} |")
+    return rows
+
+
+def _ratio(codec, image: Image.Image) -> float:
+    stream = container.unpack(licodec.encode(image, quality=1))[1]
+    return len(stream) / codec.shortest_stream(latent_shape(image.height, image.width))
+
+
+def _largest_flat_file(model: str, limit: int) -> tuple[int, bytes]:
+    """The largest black square (sides in steps of 64) whose q1 file fits in `limit` bytes."""
+    best = (64, licodec.encode(Image.new("RGB", (64, 64)), quality=1, model=model))
+    for side in range(128, 4097, 64):
+        data = licodec.encode(Image.new("RGB", (side, side)), quality=1, model=model)
+        if len(data) > limit:
+            return best
+        best = (side, data)
+    return best
+
+
+# Runs the CLI and reports its own peak (VmHWM): a forked child's ru_maxrss counts its parent's pages.
+_CLI_WITH_PEAK = ("import atexit, sys; atexit.register(lambda: print('peak-kB', next(l.split()[1] for l in "
+                  "open('/proc/self/status') if l.startswith('VmHWM')), file=sys.stderr)); "
+                  "from licodec.cli import main; sys.argv[0] = 'licodec'; main()")
+
+
+def _in_process_cost(data: bytes) -> tuple[float, str]:
+    """Seconds and outcome of licodec.decode in this process, the weights loaded."""
+    started = time.monotonic()
+    try:
+        licodec.decode(data)
+        outcome = "decoded"
+    except licodec.LicodecError as e:
+        outcome = str(e)
+    return time.monotonic() - started, outcome
+
+
+def _fresh_process_cost(path: Path) -> tuple[float, float]:
+    """Seconds and peak RSS (MB) of `licodec decode` in a new process."""
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", _CLI_WITH_PEAK, "decode", str(path), "-o", str(path) + ".png",
+                             "--force"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    peak = next(line.split()[1] for line in result.stderr.splitlines() if line.startswith("peak-kB"))
+    return time.monotonic() - started, int(peak) / 1024
+
+
+def bomb_table(model: str) -> list[str]:
+    info = resolve(model)
+    codec = _model(info, "cpu").latent_codec
+    rng = np.random.default_rng(0)
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        kodak = Path(folder) / "kodim23.lic"
+        kodak.write_bytes(licodec.encode(SHARED / "data/kodak/kodim23.png", quality=1, model=model))
+        cases = [("real: Kodak kodim23 at q1", 768, 512, kodak.read_bytes())]
+        refused = container.pack(container.Header(info.model_id, 1.0, 20000, 10000), b"", container.Digests(0, 0))
+        cases.append(("declares 200 MP (header refusal)", 20000, 10000, refused))
+        for width, height in BOMB_SIZES:
+            header = container.Header(info.model_id, 1.0, width, height)
+            modal, digests = modal_stream(codec, latent_shape(height, width), 1.0)
+            for label, stream, file_digests in [
+                    ("empty stream", b"", container.Digests(0, 0)),
+                    ("1 kB of random stream", rng.bytes(1000), container.Digests(0, 0)),
+                    ("z at modes, y 0, its true digests, cut to 1 kB", modal[:1000], digests)]:
+                cases.append((label, width, height, container.pack(header, stream, file_digests)))
+        side, flat = _largest_flat_file(model, 1024)
+        cases.append(("real: the largest flat black square under 1 kB, q1", side, side, flat))
+        licodec.decode(kodak.read_bytes())  # the weights loaded, the fused kernels built
+        for label, width, height, data in cases:
+            path = Path(folder) / "case.lic"
+            path.write_bytes(data)
+            seconds, outcome = _in_process_cost(data)
+            fresh_seconds, fresh_peak = _fresh_process_cost(path)
+            rows.append(f"| {label} | {width}x{height} | {len(data)} | {seconds:.3f} | {fresh_seconds:.2f} | "
+                        f"{fresh_peak:.0f} | {outcome} |")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="student")
+    args = parser.parse_args()
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    print(f"# What a decoder spends ({args.model})\n\n`python scripts/decoder_cost.py` (this machine, "
+          f"{os.cpu_count()} cores)\n")
+    print("## The stream floor against real streams (stream bytes ÷ floor bytes, q1)\n")
+    print("| files | least | median |\n|---|---|---|")
+    print("\n".join(floor_table(args.model)))
+    print("\n## Crafted files against real ones\n")
+    print("Warm: `licodec.decode` in this process, the weights loaded (a server's cost per file); "
+          "fresh: `licodec decode FILE -o OUT.png` in a new process.\n")
+    print("| file | declared size | bytes | warm s | fresh s | fresh peak RSS MB | outcome |\n"
+          "|---|---|---|---|---|---|---|")
+    print("\n".join(bomb_table(args.model)))
+
+
+if __name__ == "__main__":
+    main()
