@@ -4,14 +4,19 @@ PYTHON     ?= python3
 VENV       ?= .venv
 TEST_VENV  ?= .venv-test
 TORCH      ?= 2.13.0
-# compressai (checked against in the tests) needs torchvision, which works only with these.
-TEST_TORCH ?= torch==2.14.1 torchvision==0.29.1
+TEST_TORCH ?= torch==$(TORCH)
+# compressai (checked against in the tests) goes in without its dependencies: they include
+# torchvision, which pins a torch that PyPI serves as a CUDA build (3 GB of nvidia libraries).
+# Its models need only these (licodec/compressai_compat.py stands in for torchvision).
+COMPRESSAI      ?= compressai==1.2.8
+COMPRESSAI_DEPS ?= einops pandas scipy torch-geometric requests
 SHARED     ?= ../shared
 # Kodak image 23, shipped in the repository (Kodak released the set for unrestricted use).
 IMAGE      ?= data/kodim23.png
 QUALITY    ?= 4
 OUT        ?= demo-out
 MANDIR     ?= $(HOME)/.local/share/man/man1
+BINDIR     ?= $(HOME)/.local/bin
 
 .PHONY: install demo test sweep eval eval-wikipedia eval-effort bench bench-train check-determinism readme man clean
 
@@ -21,10 +26,17 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q -e .
 	touch $@
 
-# The package in .venv, and the man pages (licodec(1), one per subcommand) in MANDIR.
+# The package in .venv; `licodec` on PATH through a link in BINDIR (an existing licodec there
+# that is not this one is left alone); the man pages (licodec(1), one per subcommand) in MANDIR,
+# where man(1) looks for the commands in BINDIR.
 install: $(VENV)/.installed
-	mkdir -p $(MANDIR)
+	mkdir -p $(MANDIR) $(BINDIR)
 	cp man/*.1 $(MANDIR)/
+	@if [ -e $(BINDIR)/licodec ] && [ "$$(readlink $(BINDIR)/licodec)" != "$(abspath $(VENV))/bin/licodec" ]; then \
+		echo "licodec: $(BINDIR)/licodec exists and is another licodec: left as it is"; \
+	else ln -sfn $(abspath $(VENV))/bin/licodec $(BINDIR)/licodec; fi
+	@case ":$$PATH:" in *":$(BINDIR):"*) ;; *) echo "licodec: $(BINDIR) is not on PATH: add it, e.g." \
+		"echo 'export PATH=\"$(BINDIR):\$$PATH\"' >> ~/.bashrc, then open a new shell";; esac
 
 demo: install
 	mkdir -p $(OUT)
@@ -36,7 +48,8 @@ demo: install
 $(TEST_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(TEST_VENV)
 	$(TEST_VENV)/bin/pip install -q $(TEST_TORCH)
-	$(TEST_VENV)/bin/pip install -q -e '.[test,compressai,eval]'
+	$(TEST_VENV)/bin/pip install -q -e '.[test,eval]' $(COMPRESSAI_DEPS)
+	$(TEST_VENV)/bin/pip install -q --no-deps $(COMPRESSAI)
 	touch $@
 
 test: $(TEST_VENV)/.installed

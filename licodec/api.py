@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO, Union
@@ -15,7 +16,7 @@ from PIL import Image
 
 from licodec import container
 from licodec.effort import check_effort
-from licodec.errors import LicodecError
+from licodec.errors import LicodecError, LicodecWarning
 from licodec.files import read_file
 from licodec.images import ImageLike, from_decoded, open_image, to_rgb
 from licodec.metrics import psnr
@@ -142,6 +143,17 @@ def _encode_at(net: LicModel, x: torch.Tensor, header: container.Header, effort:
     return container.pack(header, compressed.data, compressed.digests)
 
 
+def _decoder_weights(model_id: bytes, model: str | None) -> WeightsInfo:
+    """The weights a file names. `model` is one more place to look; a file of another model
+    still decodes with its own weights (the only ones that can decode it), with a warning."""
+    given = resolve(model) if model else None
+    info = find_by_id(model_id, [given] if given else [])
+    if given is not None and info.model_id != given.model_id:
+        warnings.warn(f"coded by {info.name} (model id {model_id.hex()}), not by {given.name}: "
+                      f"decoded with {info.name}", LicodecWarning, stacklevel=3)
+    return info
+
+
 def decode(source: LicSource, model: str | None = None, device: str = "cpu",
            max_pixels: int | None = None) -> Image.Image:
     """Decompress a .lic file (bytes, a path or a binary file object) into a PIL image; the
@@ -154,7 +166,7 @@ def decode(source: LicSource, model: str | None = None, device: str = "cpu",
     """
     header, stream, digests = container.unpack(read_lic(source))
     container.check_pixels(header, max_pixels)
-    info = find_by_id(header.model_id, [resolve(model)] if model else [])
+    info = _decoder_weights(header.model_id, model)
     net = _model(info, _device(device))
     pixels = net.decompress(stream, header.height, header.width, header.quality, expected=digests)[0]
     return from_decoded(pixels, header.colour, header.extras)

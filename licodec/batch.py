@@ -25,6 +25,7 @@ from licodec import container
 from licodec.errors import LicodecError, LicodecWarning
 from licodec.files import check_output, read_input, write_output
 from licodec.images import open_image
+from licodec.threads import use_threads
 
 LOSSY_FORMATS = {"JPEG", "WEBP", "AVIF", "HEIF", "JPEG2000"}
 
@@ -76,15 +77,16 @@ def plan(inputs: Sequence[str], output: str | None, suffix: str) -> list[Job]:
     return [Job(source, target) for source, target in zip(inputs, targets)]
 
 
-def run(jobs: list[Job], work: Callable[[Job], Outcome], workers: int) -> Iterator[Outcome]:
-    """The outcomes as they finish: in this process, or in `workers` processes."""
+def run(jobs: list[Job], work: Callable[[Job], Outcome], workers: int, threads: int) -> Iterator[Outcome]:
+    """The outcomes as they finish: in this process, or in `workers` processes, each running
+    the networks on `threads` threads (licodec.threads)."""
     if workers <= 1 or len(jobs) == 1:
+        use_threads(threads)
         yield from map(work, jobs)
         return
-    threads = max(1, (os.cpu_count() or 1) // workers)
     # spawn, not fork: a forked torch can deadlock in its thread pools.
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_set_threads, initargs=(threads,)) as pool:
+                             initializer=use_threads, initargs=(threads,)) as pool:
         futures: list[Future] = [pool.submit(work, job) for job in jobs]
         try:
             for future in futures:
@@ -93,12 +95,6 @@ def run(jobs: list[Job], work: Callable[[Job], Outcome], workers: int) -> Iterat
             for future in futures:
                 future.cancel()
             raise
-
-
-def _set_threads(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
 
 
 def _attempt(job: Job, body: Callable[[Outcome], None]) -> Outcome:

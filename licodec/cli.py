@@ -11,6 +11,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import click
 from tqdm import tqdm
@@ -20,16 +21,23 @@ from licodec.effort import HELP as EFFORT_HELP
 from licodec.effort import MAX_EFFORT, check_effort
 from licodec.errors import LicodecError
 from licodec.files import check_output, read_input, write_output
+from licodec.threads import chosen_threads, prepare_openmp
 
+MAX_QUALITY = 8  # the shipped models' levels; a model with other levels checks its own (licodec.api)
 QUALITY_HELP = "quality level 1 (smallest) to 8 (best); fractions such as 3.5 interpolate"
 
 
 class _Group(click.Group):
-    """Turns user-facing errors into one line on stderr and a non-zero exit code."""
+    """Turns user-facing errors into one line on stderr and a non-zero exit code: 2 for a bad
+    option or argument (as click's own), 1 for everything else."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.UsageError as e:
+            command = f"{ctx.command_path} {ctx.invoked_subcommand}" if ctx.invoked_subcommand else ctx.command_path
+            click.echo(f"licodec: error: {e.format_message()} (see {command} --help)", err=True)
+            sys.exit(e.exit_code)
         except LicodecError as e:
             click.echo(f"licodec: error: {e}", err=True)
             sys.exit(1)
@@ -42,6 +50,48 @@ class _Group(click.Group):
         except MemoryError:
             click.echo("licodec: error: out of memory (image too large?)", err=True)
             sys.exit(1)
+
+
+def _usage_check(check: Callable[[str], object]) -> Callable:
+    """A click callback that turns `check`'s LicodecError into a usage error (exit 2)."""
+    def callback(ctx: click.Context, param: click.Parameter, value):
+        if value is None:
+            return None
+        try:
+            return check(value)
+        except LicodecError as e:
+            raise click.BadParameter(str(e), ctx, param) from None
+    return callback
+
+
+def _check_quality(value: float) -> float:
+    if not 1 <= value <= MAX_QUALITY:
+        raise LicodecError(f"{value:g} is outside 1..{MAX_QUALITY}")
+    return value
+
+
+def _check_size(value: str) -> str:
+    from licodec.rate_control import parse_size  # torch-free
+
+    parse_size(value)
+    return value
+
+
+def _complete_files(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+    """Shell completion of file names (the shell lists them: click's "file" items)."""
+    from click.shell_completion import CompletionItem
+
+    return [CompletionItem(incomplete, type="file")]
+
+
+def _complete_models(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+    """Shell completion of --model: the shipped names, then .safetensors paths."""
+    from click.shell_completion import CompletionItem
+
+    from licodec.weights import SHIPPED
+
+    names = [CompletionItem(name) for name in SHIPPED if name.startswith(incomplete)]
+    return names + [CompletionItem(incomplete, type="file")]
 
 
 class _PixelCount(click.ParamType):
@@ -76,6 +126,7 @@ def main() -> None:
     licodec decode photo.lic -o photo.png
     licodec info photo.lic
     """
+    prepare_openmp()  # before any command imports torch
 
 
 def _batch_options(command):
@@ -84,6 +135,9 @@ def _batch_options(command):
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True),
         click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(min=1),
                      help="worker processes, each loading the model once"),
+        click.option("--threads", type=click.IntRange(min=1), default=None,
+                     help="threads per worker [default: $OMP_NUM_THREADS, else the CPUs other work leaves free "
+                          "now, shared among the workers]"),
         click.option("--quiet", is_flag=True, help="print errors only (no warnings, progress or summary)"),
         click.option("-v", "--verbose", is_flag=True, help="a line per file"),
         click.option("-f", "--force", is_flag=True, help="overwrite outputs that exist"),
@@ -93,15 +147,16 @@ def _batch_options(command):
     return command
 
 
-def _run_batch(verb: str, jobs: list, work, workers: int, quiet: bool, verbose: bool) -> None:
+def _run_batch(verb: str, jobs: list, work, workers: int, threads: int | None, quiet: bool, verbose: bool) -> None:
     """Run the jobs; report errors, warnings (unless --quiet), per-file lines (-v), a progress bar
     on a terminal and a summary for several files; exit 1 if any file failed."""
     from licodec.batch import run, summary
 
     began, outcomes = time.perf_counter(), []
     show_progress = len(jobs) > 1 and not quiet and sys.stderr.isatty()
+    workers = min(workers, len(jobs))
     with tqdm(total=len(jobs), file=sys.stderr, disable=not show_progress, unit="file", leave=False) as bar:
-        for outcome in run(jobs, work, workers):
+        for outcome in run(jobs, work, workers, chosen_threads(threads, workers)):
             outcomes.append(outcome)
             bar.update()
             _report(outcome, quiet, verbose, bar)
@@ -128,23 +183,26 @@ def _report(outcome, quiet: bool, verbose: bool, bar) -> None:
 
 
 @main.command()
-@click.argument("inputs", metavar="IN...", nargs=-1, required=True)
-@click.option("-o", "--output", default=None, metavar="OUT",
+@click.argument("inputs", metavar="IN...", shell_complete=_complete_files, nargs=-1, required=True)
+@click.option("-o", "--output", default=None, metavar="OUT", shell_complete=_complete_files,
               help="output .lic file (- for stdout), or a directory for several inputs [default: beside each "
                    "input, as NAME.lic]")
-@click.option("-q", "--quality", type=float, default=4.0, show_default=True, help=QUALITY_HELP)
+@click.option("-q", "--quality", type=float, default=4.0, show_default=True, help=QUALITY_HELP,
+              callback=_usage_check(_check_quality))
 @click.option("--bpp", type=click.FloatRange(min=0, min_open=True), default=None,
               help="instead of -q: the highest quality whose file is at most this many bits per pixel")
-@click.option("--size", "size", default=None, metavar="BYTES",
+@click.option("--size", "size", default=None, metavar="BYTES", callback=_usage_check(_check_size),
               help="instead of -q: the highest quality whose file fits, e.g. 20KB, 20KiB, 15000")
 @click.option("--psnr", type=float, default=None, help="instead of -q: the lowest quality that reaches this PSNR (dB)")
-@click.option("--model", default="student", show_default=True, help="student, teacher, or a .safetensors path")
+@click.option("--model", default="student", show_default=True, help="student, teacher, or a .safetensors path",
+              shell_complete=_complete_models)
 @click.option("--strip", is_flag=True, help="leave the ICC profile and EXIF out (kept by default; alpha is always kept)")
-@click.option("-e", "--effort", default="0", show_default=True, metavar="0..%d" % MAX_EFFORT, help=EFFORT_HELP)
+@click.option("-e", "--effort", default="0", show_default=True, metavar="0..%d" % MAX_EFFORT, help=EFFORT_HELP,
+              callback=_usage_check(check_effort))
 @_batch_options
 def encode(inputs: tuple[str, ...], output: str | None, quality: float, bpp: float | None, size: str | None,
-           psnr: float | None, model: str, strip: bool, effort: str, device: str, jobs: int, quiet: bool,
-           verbose: bool, force: bool) -> None:
+           psnr: float | None, model: str, strip: bool, effort: int, device: str, jobs: int, threads: int | None,
+           quiet: bool, verbose: bool, force: bool) -> None:
     """Compress images IN... (any format Pillow reads; - for stdin) into .lic files. Alpha is coded
     losslessly beside the colour; the ICC profile and EXIF are kept unless --strip."""
     from licodec.batch import EncodeSettings, encode_file, plan
@@ -155,13 +213,12 @@ def encode(inputs: tuple[str, ...], output: str | None, quality: float, bpp: flo
         explicit.insert(0, "-q")
     if len(explicit) > 1:
         raise click.UsageError(f"give one of {', '.join(explicit)}")
-    effort_level = check_effort(effort)
     planned = plan(inputs, output, ".lic")
     _check_single_output(planned, force)
     show_progress = len(planned) == 1 and not quiet and sys.stderr.isatty()
     settings = EncodeSettings(quality, model, device, force, _rate_target(bpp, size, psnr), keep_metadata=not strip,
-                              effort=effort_level, show_progress=show_progress)
-    _run_batch("encoded", planned, functools.partial(encode_file, settings), jobs, quiet, verbose)
+                              effort=effort, show_progress=show_progress)
+    _run_batch("encoded", planned, functools.partial(encode_file, settings), jobs, threads, quiet, verbose)
 
 
 def _check_single_output(planned: list, force: bool) -> None:
@@ -184,8 +241,8 @@ def _rate_target(bpp: float | None, size: str | None, psnr: float | None):
 
 
 @main.command()
-@click.argument("inputs", metavar="IN...", nargs=-1, required=True)
-@click.option("-o", "--output", default=None, metavar="OUT",
+@click.argument("inputs", metavar="IN...", shell_complete=_complete_files, nargs=-1, required=True)
+@click.option("-o", "--output", default=None, metavar="OUT", shell_complete=_complete_files,
               help="output image (- for stdout; the extension picks the format), or a directory for several "
                    "inputs [default: beside each input, as NAME.png]")
 @click.option("--format", "extension", default=None, metavar="EXT",
@@ -193,14 +250,15 @@ def _rate_target(bpp: float | None, size: str | None, psnr: float | None):
                    "inputs [default: png]")
 @click.option("--quality", "output_quality", type=click.IntRange(1, 100), default=None,
               help="quality of a lossy output format (JPEG, WebP, AVIF), 1..100 [default: Pillow's]")
-@click.option("--model", default=None, help="weights to decode with (default: found by the file's model id)")
+@click.option("--model", default=None, help="weights to decode with (default: found by the file's model id)",
+              shell_complete=_complete_models)
 @click.option("--max-pixels", type=_PixelCount(), default=None,
               help="refuse files declaring more pixels than this (e.g. 24M), before any work; for servers "
                    "[default: $LICODEC_MAX_PIXELS, else 100M, the format's limit]")
 @_batch_options
 def decode(inputs: tuple[str, ...], output: str | None, extension: str | None, output_quality: int | None,
-           model: str | None, max_pixels: int | None, device: str, jobs: int, quiet: bool, verbose: bool,
-           force: bool) -> None:
+           model: str | None, max_pixels: int | None, device: str, jobs: int, threads: int | None, quiet: bool,
+           verbose: bool, force: bool) -> None:
     """Decompress .lic files IN... (- for stdin) into images."""
     from licodec.batch import DecodeSettings, decode_file, output_format, plan
 
@@ -213,11 +271,11 @@ def decode(inputs: tuple[str, ...], output: str | None, extension: str | None, o
     _check_single_output(planned, force)
     container.pixel_limit(max_pixels)  # a bad $LICODEC_MAX_PIXELS fails before any file is read
     settings = DecodeSettings(image_format, output_quality, model, device, force, max_pixels)
-    _run_batch("decoded", planned, functools.partial(decode_file, settings), jobs, quiet, verbose)
+    _run_batch("decoded", planned, functools.partial(decode_file, settings), jobs, threads, quiet, verbose)
 
 
 @main.command()
-@click.argument("files", metavar="FILE...", nargs=-1, required=True)
+@click.argument("files", metavar="FILE...", shell_complete=_complete_files, nargs=-1, required=True)
 def info(files: tuple[str, ...]) -> None:
     """Show the header of .lic files: model, quality, size, bytes, bpp (checks the CRC)."""
     failed = False
@@ -234,17 +292,21 @@ def info(files: tuple[str, ...]) -> None:
 
 
 @main.command()
-@click.argument("file", metavar="FILE")
+@click.argument("file", metavar="FILE", shell_complete=_complete_files)
 @click.option("-o", "--output", default=None, metavar="PNG", help="draw the maps into this PNG (needs matplotlib)")
-@click.option("--model", default=None, help="weights to decode with (default: found by the file's model id)")
+@click.option("--model", default=None, help="weights to decode with (default: found by the file's model id)",
+              shell_complete=_complete_models)
 @click.option("-f", "--force", is_flag=True, help="overwrite PNG if it exists")
 def inspect(file: str, output: str | None, model: str | None, force: bool) -> None:
     """Where the bits of a .lic file go: per latent position and per channel, ranked."""
     data = read_input(file)
     container.unpack(data)  # a damaged file fails before torch loads
+    from licodec import entropy_map  # torch-free until it measures
+
     if output is not None:
         check_output(output, force)
-    from licodec import api, entropy_map
+        entropy_map.check_can_render()
+    from licodec import api
 
     maps = entropy_map.measure(data, model)
     click.echo(entropy_map.summary(maps))
@@ -280,7 +342,7 @@ def _print_info(file: str) -> None:
 
 
 @main.command()
-@click.argument("run", metavar="RUN")
+@click.argument("run", metavar="RUN", shell_complete=_complete_files)
 @click.option("-o", "--output", required=True, metavar="OUT", help="the .safetensors file to write")
 @click.option("--name", default=None, help="the model name stored in the file (default: the run's architecture)")
 @click.option("--half", is_flag=True,
@@ -305,16 +367,17 @@ def export(run: str, output: str, name: str | None, half: bool, force: bool) -> 
 
 
 @main.command()
-@click.argument("reference", metavar="REFERENCE")
-@click.argument("decoded", metavar="DECODED")
+@click.argument("reference", metavar="REFERENCE", shell_complete=_complete_files)
+@click.argument("decoded", metavar="DECODED", shell_complete=_complete_files)
 def compare(reference: str, decoded: str) -> None:
-    """Print the PSNR (dB, RGB, 8-bit) of DECODED against REFERENCE."""
+    """Print the PSNR (dB, RGB, 8-bit) of DECODED against REFERENCE, each turned upright by its
+    EXIF orientation first, as encode does."""
     import numpy as np
 
-    from licodec.images import open_image
+    from licodec.images import open_image, upright
     from licodec.metrics import psnr
 
-    a, b = (np.array(open_image(p).convert("RGB")) for p in (reference, decoded))
+    a, b = (np.array(upright(open_image(p)).convert("RGB")) for p in (reference, decoded))
     if a.shape != b.shape:
         raise LicodecError(f"sizes differ: {a.shape[1]}x{a.shape[0]} vs {b.shape[1]}x{b.shape[0]}")
     click.echo(f"psnr      {psnr(a, b):.2f} dB")

@@ -8,6 +8,7 @@ quantises it); they add up to the stream's size (kodim23 at q4: 149 434 of 149 4
 """
 from __future__ import annotations
 
+import importlib.util
 import io
 from dataclasses import dataclass
 
@@ -63,6 +64,15 @@ def summary(maps: EntropyMaps, top: int = 10) -> str:
     ])
 
 
+NO_MATPLOTLIB = "licodec inspect -o draws with matplotlib: pip install 'licodec[eval]'"
+
+
+def check_can_render() -> None:
+    """Fail before any work when `render` could not draw (matplotlib is an optional extra)."""
+    if importlib.util.find_spec("matplotlib") is None:
+        raise LicodecError(NO_MATPLOTLIB)
+
+
 def render(maps: EntropyMaps, decoded=None) -> bytes:
     """A PNG of two panels: the position map (over the decoded image, if given) and the ranked
     channels."""
@@ -72,7 +82,7 @@ def render(maps: EntropyMaps, decoded=None) -> bytes:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise LicodecError("licodec inspect draws with matplotlib: pip install 'licodec[eval]'") from None
+        raise LicodecError(NO_MATPLOTLIB) from None
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [1.5, 1]})
     h, w = maps.position_bits.shape
     extent = (0, w * 16, h * 16, 0)  # y is 16× down-sampled: one cell per 16×16 pixels

@@ -43,6 +43,19 @@ def check_output(output: str, force: bool) -> None:
         raise LicodecError(f"{output} exists (use --force to overwrite)")
     if not target.parent.is_dir():
         raise LicodecError(f"output directory {target.parent} does not exist")
+    _check_writable(target.parent)
+
+
+def _check_writable(directory: Path) -> None:
+    """Create and remove a file there: what the atomic write will do, so a read-only or full
+    folder is found before the work, not after it (os.access says yes to root on a read-only
+    mount)."""
+    try:
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".licodec-", suffix=".probe")
+    except OSError as e:
+        raise LicodecError(f"cannot write to {directory}: {e.strerror.lower()}") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def write_output(path: str, force: bool, write: Callable[[io.BufferedIOBase], None]) -> None:
@@ -58,8 +71,8 @@ def write_output(path: str, force: bool, write: Callable[[io.BufferedIOBase], No
     directory = target.parent
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".part")
-    except PermissionError:
-        raise LicodecError(f"cannot write to {directory}: permission denied") from None
+    except OSError as e:
+        raise LicodecError(f"cannot write to {directory}: {e.strerror.lower()}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

@@ -57,7 +57,7 @@ def to_rgb(image: Image.Image, keep_metadata: bool = True) -> tuple[Image.Image,
     the image is turned upright by its EXIF orientation and 16-bit samples are converted to 8
     bits (with a warning); alpha is kept losslessly; the ICC profile and EXIF are kept unless
     `keep_metadata` is false."""
-    image = _upright(image)
+    image = upright(image)
     if image.mode in GREY_16_MODES:
         image = _grey_16_to_8(image)
     elif image.info.get(SOURCE_BITS) == 16:
@@ -128,7 +128,7 @@ def alpha_from_bytes(data: bytes, size: tuple[int, int]) -> Image.Image:
         raise LicodecError(f"corrupt file: unreadable alpha plane ({e.__class__.__name__})") from None
 
 
-def _upright(image: Image.Image) -> Image.Image:
+def upright(image: Image.Image) -> Image.Image:
     """The image as it is meant to be seen: a portrait phone photo comes out portrait."""
     orientation = image.getexif().get(0x0112, 1)
     return ImageOps.exif_transpose(image) if orientation != 1 else image

@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import site
 import struct
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +31,14 @@ SHIPPED = ("student", "teacher")
 
 
 def weights_dir() -> Path:
-    """Shipped weights: $LICODEC_WEIGHTS, else the repository's weights/ folder."""
-    return Path(os.environ.get("LICODEC_WEIGHTS", Path(__file__).resolve().parent.parent / "weights"))
+    """Shipped weights: $LICODEC_WEIGHTS, else the source tree's weights/ (a clone, an editable
+    install), else where a wheel put them: share/licodec/weights under the environment's prefix
+    (a venv, pipx) or the user base (pip install --user)."""
+    if "LICODEC_WEIGHTS" in os.environ:
+        return Path(os.environ["LICODEC_WEIGHTS"])
+    candidates = [Path(__file__).resolve().parent.parent / "weights",
+                  *(Path(base) / "share" / "licodec" / "weights" for base in (sys.prefix, site.getuserbase()))]
+    return next((folder for folder in candidates if (folder / "student.safetensors").exists()), candidates[0])
 
 
 @dataclass(frozen=True)
@@ -70,7 +78,8 @@ def resolve(spec: str) -> WeightsInfo:
     if spec in SHIPPED:
         path = weights_dir() / f"{spec}.safetensors"
         if not path.exists():
-            raise LicodecError(f"shipped weights {path} are missing")
+            raise LicodecError(f"shipped weights {path} are missing (reinstall licodec, or point "
+                               f"LICODEC_WEIGHTS at a folder holding {spec}.safetensors)")
         return read_info(path)
     if not Path(spec).is_file():
         raise LicodecError(f"no model named {spec!r}: use {' or '.join(SHIPPED)}, or a path to a .safetensors file")

@@ -94,7 +94,7 @@ def test_refusals_before_any_work(tiny_weights, photos, tmp_path):
     assert "would overwrite the input" in run("decode", photos[0], "-o", photos[0]).output
     usage = run("encode", photos[0], "-q", "3", "--bpp", "0.5")
     assert usage.exit_code == 2 and "give one of -q, --bpp" in usage.output
-    assert run("encode", photos[0], "--size", "big").exit_code == 1
+    assert run("encode", photos[0], "--size", "big").exit_code == 2  # a bad value: a usage error
 
 
 def test_quality_actually_coded_is_said_when_it_differs(tiny_weights, photos, tmp_path):
@@ -213,6 +213,38 @@ def test_inspect_maps_where_the_bits_go(tiny_weights, photos, tmp_path):
     bad = tmp_path / "bad.lic"
     bad.write_bytes(lic.read_bytes()[:-3])
     assert run("inspect", bad).exit_code == 1
+
+
+@pytest.mark.parametrize("inputs", [1, 2])
+def test_an_unwritable_output_folder_is_found_before_encoding(tiny_weights, photos, tmp_path, monkeypatch, inputs):
+    import tempfile
+
+    from licodec import api
+
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def read_only(*args, dir=None, **kwargs):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)  # what a read-only folder does, even to root
+    monkeypatch.setattr(api, "encode", lambda *a, **k: pytest.fail("encoded before the folder was checked"))
+    result = run("encode", *photos[:inputs], "-o", f"{out}/")
+    assert result.exit_code == 1 and result.output.count(f"cannot write to {out}: permission denied") == inputs
+
+
+def test_inspect_without_matplotlib_fails_before_measuring(tiny_weights, photos, tmp_path, monkeypatch):
+    import importlib.util
+
+    from licodec import entropy_map
+
+    lic = tmp_path / "a.lic"
+    assert run("encode", photos[0], "-o", lic).exit_code == 0
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib"
+                        else real_find_spec(name, *a))
+    monkeypatch.setattr(entropy_map, "measure", lambda *a: pytest.fail("measured before the check"))
+    result = run("inspect", lic, "-o", tmp_path / "map.png")
+    assert result.exit_code == 1 and "matplotlib" in result.output and not (tmp_path / "map.png").exists()
 
 
 def test_an_existing_output_in_a_batch_fails_that_file_only(tiny_weights, photos):

@@ -130,7 +130,6 @@ def test_missing_output_directory(tiny_weights, photo, tmp_path):
 
 
 def test_bad_options(tiny_weights, photo, tmp_path):
-    assert_clean_error(run("encode", str(photo), "-o", str(tmp_path / "a.lic"), "-q", "9"), "outside 1..8")
     assert_clean_error(run("encode", str(photo), "-o", str(tmp_path / "a.lic"), "--model", "huge"), "no model named")
     lic = encode(photo, tmp_path / "a.lic")
     assert_clean_error(run("decode", str(lic), "-o", str(tmp_path / "a.xyz")), "unknown image extension")
@@ -236,3 +235,23 @@ def test_a_bad_max_pixels_is_a_usage_error(tiny_weights, photo, tmp_path, value)
     lic = encode(photo, tmp_path / "a.lic")
     result = run("decode", str(lic), "-o", str(tmp_path / "a.png"), "--max-pixels", value)
     assert result.exit_code == 2 and "--max-pixels" in result.output and "Traceback" not in result.output
+
+
+def test_decode_with_the_model_of_another_file_warns_and_uses_the_files_own(tiny_weights, photo, tmp_path):
+    lic = encode(photo, tmp_path / "a.lic")  # the student
+    result = run("decode", str(lic), "-o", str(tmp_path / "a.png"), "--model", "teacher")
+    assert result.exit_code == 0 and "warning" in result.output and "not by teacher" in result.output
+    assert Image.open(tmp_path / "a.png").size == Image.open(photo).size
+    quiet = run("decode", str(lic), "-o", str(tmp_path / "b.png"), "--model", "student")
+    assert quiet.exit_code == 0 and "warning" not in quiet.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-q", "9"], "9 is outside 1..8"), (["-q", "0.5"], "outside 1..8"), (["--size", "20XB"], "give bytes"),
+    (["--bpp", "0"], "--bpp"), (["-e", "7"], "effort 7 is outside"), (["--bogus"], "No such option"),
+])
+def test_every_bad_option_value_is_a_one_line_usage_error(tiny_weights, photo, tmp_path, args, message):
+    result = run("encode", str(photo), "-o", str(tmp_path / "a.lic"), *args)
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+    assert result.output.count("\n") == 1 and result.output.startswith("licodec: error: ")
+    assert not (tmp_path / "a.lic").exists()

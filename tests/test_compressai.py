@@ -2,6 +2,9 @@
 import pytest
 import torch
 
+from licodec.compressai_compat import allow_without_torchvision
+
+allow_without_torchvision()  # the test venv has compressai without torchvision (Makefile)
 compressai = pytest.importorskip("compressai", reason="install licodec[compressai] (make test does)")
 from compressai.entropy_models import EntropyBottleneck, GaussianConditional  # noqa: E402
 from compressai.layers import GDN as ReferenceGDN  # noqa: E402

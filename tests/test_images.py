@@ -43,6 +43,9 @@ def test_exif_orientation_is_applied(tiny_weights, photo, tmp_path):
     decoded = licodec.decode(tmp_path / "p.lic")
     assert decoded.size == (height, width)
     assert 0x0112 not in decoded.getexif()  # upright already: a viewer must not turn it again
+    assert run("decode", tmp_path / "p.lic", "-o", tmp_path / "p.png").exit_code == 0
+    compared = run("compare", portrait, tmp_path / "p.png")  # the original turned upright, as encode did
+    assert compared.exit_code == 0 and "psnr" in compared.output, compared.output
 
 
 def test_16_bit_greyscale_is_scaled_to_8_bits_with_a_warning(tiny_weights, tmp_path):

@@ -24,6 +24,16 @@ def test_subcommand_pages_match_the_commands():
     assert not stale, f"regenerate with `python -m licodec.manpages man/`: {stale}"
 
 
+def test_name_lines_are_whole_sentences():
+    """click cuts short help at 45 characters ("Compress images IN..."): NAME lines keep it whole."""
+    for name in main.commands:
+        page = (MAN / f"licodec-{name}.1").read_text().splitlines()
+        name_line = page[page.index(".SH NAME") + 1]
+        assert not name_line.endswith("..."), name_line
+    encode_page = (MAN / "licodec-encode.1").read_text()
+    assert "Compress images IN... (any format Pillow reads; - for stdin) into .lic files\n" in encode_page
+
+
 def test_licodec_1_names_every_command_and_exit_status():
     text = (MAN / "licodec.1").read_text()
     for name in main.commands:
@@ -48,3 +58,18 @@ def test_bash_completion_completes_commands_and_options():
     env.update(COMP_WORDS="licodec encode --ps", COMP_CWORD="2")
     result = subprocess.run([sys.executable, "-m", "licodec"], capture_output=True, text=True, env=env, timeout=60)
     assert "plain,--psnr" in result.stdout.splitlines()
+
+
+def _complete(words: str, cword: int) -> list[str]:
+    env = {**os.environ, "_LICODEC_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(cword)}
+    result = subprocess.run([sys.executable, "-m", "licodec"], capture_output=True, text=True, env=env, timeout=60)
+    return result.stdout.splitlines()
+
+
+def test_bash_completion_completes_file_names_and_models():
+    """File arguments hand file completion to the shell ("file" items); --model offers the shipped names."""
+    assert "file,data/ko" in _complete("licodec info data/ko", 2)
+    assert "file,x" in _complete("licodec decode a.lic -o x", 4)
+    models = _complete("licodec encode a.png --model ", 4)
+    assert "plain,student" in models and "plain,teacher" in models and "file," in models
+    assert _complete("licodec decode a.lic --model te", 4)[0] == "plain,teacher"

@@ -26,6 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from licodec import container, entropy
 from licodec.batch import PNG_COMPRESS_LEVEL
+from licodec.compressai_compat import allow_without_torchvision
 from licodec.config import get_config
 from licodec.errors import LicodecError
 from licodec.evaluation import codecs
@@ -147,6 +148,7 @@ def bench_ours(model: LicModel, image: Image.Image, quality: float, repeats: int
 
 def bench_compressai(name: str, image: Image.Image, repeats: int, device: str = "cpu") -> dict | None:
     """A CompressAI reference architecture with random weights: speed only, no quality."""
+    allow_without_torchvision()
     try:
         from compressai.registry import MODELS
         from compressai.zoo import cheng2020_anchor, mbt2018_mean

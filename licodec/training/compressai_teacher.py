@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from licodec.compressai_compat import allow_without_torchvision
 from licodec.errors import LicodecError
 
 PREFIX = "compressai:"
@@ -55,6 +56,7 @@ class CompressAITeacher(nn.Module):
 def load_compressai_teacher(spec: str, device: str = "cpu") -> CompressAITeacher:
     """`compressai:ARCH:PATH`: a CompressAI checkpoint (its state dict, or a training checkpoint
     holding one under "state_dict"), read with torch.load(weights_only=True): no pickled code runs."""
+    allow_without_torchvision()
     try:
         from compressai.zoo.image import model_architectures
         from compressai.zoo.pretrained import load_pretrained

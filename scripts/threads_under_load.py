@@ -1,0 +1,95 @@
+"""`licodec encode`/`decode` on an idle machine and beside another busy 2-thread job, with the
+default threads against fixed settings, in one run (fresh processes, medians of --repeats).
+
+    python scripts/threads_under_load.py > results/threads/under-load.md
+
+Run it on an otherwise idle machine: the "loaded" rows start their own load, a 2-thread torch
+matrix-multiply job at normal priority, for their duration. "before" is licodec as it was:
+torch's own thread count (the cores) with libgomp's default waiting (spinning first).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+LOAD = ("import torch, time\ntorch.set_num_threads(2)\na = torch.randn(1024, 1024)\n"
+        "while True:\n    a = (a @ a).clamp_(-1, 1)")
+SETTINGS = {  # name: (extra arguments, environment changes)
+    "default": ([], {}),
+    "--threads 1": (["--threads", "1"], {}),
+    "--threads 2": (["--threads", "2"], {}),
+    "before (2 threads, libgomp's spinning wait)": (["--threads", "2"], {"OMP_WAIT_POLICY": ""}),
+}
+
+
+@contextmanager
+def load(active: bool) -> Iterator[None]:
+    """Another 2-thread job on the machine while the block runs."""
+    if not active:
+        yield
+        return
+    job = subprocess.Popen([sys.executable, "-c", LOAD])
+    time.sleep(3)  # past torch's import: the job is multiplying
+    try:
+        yield
+    finally:
+        job.kill()
+        job.wait()
+
+
+def timed(args: list[str], env_changes: dict[str, str], repeats: int) -> float:
+    env = {key: value for key, value in os.environ.items() if key not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
+    env.update(env_changes)
+    seconds = []
+    for _ in range(repeats):
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-m", "licodec", *args, "--force", "--quiet"], check=True, env=env,
+                       cwd=ROOT, stdout=subprocess.DEVNULL)
+        seconds.append(time.monotonic() - started)
+    return statistics.median(seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        photo = Path(folder) / "photo.png"  # ~1 MP
+        Image.open(ROOT / "data/kodim23.png").resize((1224, 816), Image.LANCZOS).save(photo)
+        batch = [Path(folder) / f"b{i}.png" for i in range(4)]
+        for i, path in enumerate(batch):
+            Image.open(ROOT / "data/kodim23.png").rotate(90 * i, expand=True).save(path)
+        tasks = {
+            "encode 1 MP": ["encode", str(photo), "-o", f"{folder}/photo.lic"],
+            "decode 1 MP": ["decode", f"{folder}/photo.lic", "-o", f"{folder}/out.png"],
+            "encode 4 × 768×512, -j 1": ["encode", *map(str, batch), "-o", f"{folder}/"],
+        }
+        subprocess.run([sys.executable, "-m", "licodec", *tasks["encode 1 MP"], "--force"], check=True, cwd=ROOT)
+        print(f"# Threads on an idle and a loaded machine\n\n`python scripts/threads_under_load.py` "
+              f"({os.cpu_count()} CPUs; seconds, median of {args.repeats} fresh processes; "
+              f"loaded: another 2-thread job running)\n")
+        print("| task | machine | " + " | ".join(SETTINGS) + " | default ÷ best |")
+        print("|---|---|" + "---|" * (len(SETTINGS) + 1))
+        for task, task_args in tasks.items():
+            for loaded in (False, True):
+                with load(loaded):
+                    times = {name: timed(task_args + extra, env, args.repeats)
+                             for name, (extra, env) in SETTINGS.items()}
+                cells = " | ".join(f"{t:.2f}" for t in times.values())
+                print(f"| {task} | {'loaded' if loaded else 'idle'} | {cells} | "
+                      f"{times['default'] / min(times.values()):.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
