@@ -24,10 +24,9 @@ from typing import Callable, Iterator, Sequence
 from licodec import container
 from licodec.errors import LicodecError, LicodecWarning
 from licodec.files import check_output, read_input, write_output
-from licodec.images import open_image
+from licodec.images import FORMATS_WITHOUT_ALPHA, LOSSY_FORMATS, open_image, output_format, save_image
 from licodec.threads import use_threads
 
-LOSSY_FORMATS = {"JPEG", "WEBP", "AVIF", "HEIF", "JPEG2000"}
 
 
 @dataclass(frozen=True)
@@ -218,42 +217,6 @@ def decode_file(settings: DecodeSettings, job: Job) -> Outcome:
         outcome.detail = f"{image.width}x{image.height} {image_format}"
 
     return _attempt(job, body)
-
-
-def output_format(output: str) -> str:
-    """The Pillow format an output name asks for (PNG for standard output)."""
-    if output == "-":
-        return "PNG"
-    from PIL import Image
-
-    extension = Path(output).suffix.lower()
-    formats = Image.registered_extensions()
-    if extension not in formats:
-        raise LicodecError(f"{output}: unknown image extension {extension or '(none)'!r} (try .png)")
-    return formats[extension]
-
-
-# zlib level 1 instead of Pillow's 6: kodim23 writes in 27 ms instead of 128 ms (level 3: 40 ms),
-# 11 % larger (level 3: 7 %) (scripts/png_write_speed.py, one run). The PNG is the decoder's
-# output, not an archive: its writing was a fifth of a Kodak decode and 0.9 s of a 12 MP one.
-PNG_COMPRESS_LEVEL = 1
-
-
-# Pillow writers that refuse RGBA/LA (others keep alpha: PNG, WebP, TIFF, AVIF, JPEG XL, ...).
-FORMATS_WITHOUT_ALPHA = ("JPEG", "PPM", "PCX", "EPS", "MPEG", "PDF")
-
-
-def save_image(image, f, image_format: str, quality: int | None = None) -> None:
-    """The decoded image in a Pillow format, with its ICC profile and EXIF where it has them."""
-    options = {key: image.info[key] for key in ("icc_profile", "exif") if image.info.get(key)}
-    if quality is not None:
-        options["quality"] = quality
-    if image_format == "PNG":
-        options["compress_level"] = PNG_COMPRESS_LEVEL
-    try:
-        image.save(f, format=image_format, **options)
-    except (OSError, KeyError, ValueError) as e:
-        raise LicodecError(f"cannot write {image_format}: {e}") from None
 
 
 def summary(verb: str, outcomes: list[Outcome], seconds: float) -> str:

@@ -260,7 +260,8 @@ def decode(inputs: tuple[str, ...], output: str | None, extension: str | None, o
            model: str | None, max_pixels: int | None, device: str, jobs: int, threads: int | None, quiet: bool,
            verbose: bool, force: bool) -> None:
     """Decompress .lic files IN... (- for stdin) into images."""
-    from licodec.batch import DecodeSettings, decode_file, output_format, plan
+    from licodec.batch import DecodeSettings, decode_file, plan
+    from licodec.images import output_format
 
     suffix = "." + (extension or "png").lower().lstrip(".")
     image_format = output_format("x" + suffix) if extension else None

@@ -21,7 +21,7 @@ from licodec import container
 from licodec.images import open_image
 from licodec.metrics import psnr
 from licodec.models.codec import pad_image, rgb_to_tensor
-from licodec.training.data import list_images
+from licodec.images import list_images
 from licodec.weights import load_model, resolve
 
 RATE_TOLERANCE = 0.01

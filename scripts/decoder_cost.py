@@ -33,7 +33,7 @@ from licodec.entropy import StreamWriter
 from licodec.format_tables import gaussian_table_set
 from licodec.models.charm import _crc
 from licodec.models.codec import latent_shape
-from licodec.training.data import list_images
+from licodec.images import list_images
 from licodec.weights import resolve
 
 SHARED = Path(os.environ.get("LICODEC_SHARED", "../shared"))

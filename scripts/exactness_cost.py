@@ -18,7 +18,7 @@ from PIL import Image
 
 from licodec.metrics import psnr
 from licodec.models.codec import rgb_to_tensor
-from licodec.training.data import list_images
+from licodec.images import list_images
 from licodec.weights import load_model, resolve
 
 

@@ -1,5 +1,5 @@
 """Time Pillow's PNG writing of one image at several zlib levels (median of 5), with the sizes:
-the measurement behind batch.PNG_COMPRESS_LEVEL.
+the measurement behind images.PNG_COMPRESS_LEVEL.
 
     python scripts/png_write_speed.py data/kodim23.png
 """

@@ -17,7 +17,7 @@ from PIL import Image
 from licodec import api
 from licodec.metrics import psnr
 from licodec.rate_control import Target
-from licodec.training.data import list_images
+from licodec.images import list_images
 
 
 def main() -> None:

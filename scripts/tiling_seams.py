@@ -17,7 +17,7 @@ from PIL import Image
 
 from licodec.metrics import psnr
 from licodec.models import codec
-from licodec.training.data import list_images
+from licodec.images import list_images
 from licodec.weights import load_model, resolve
 
 

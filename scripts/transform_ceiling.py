@@ -19,7 +19,8 @@ from torch import Tensor
 
 from licodec.models import LicModel
 from licodec.models.codec import pad_image
-from licodec.training.data import list_images, split_holdout
+from licodec.images import list_images
+from licodec.training.data import split_holdout
 from licodec.training.validate import ALL_LEVELS, load_images, rounded_psnr
 from licodec.weights import load_model, read_info
 

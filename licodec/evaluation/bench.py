@@ -25,11 +25,11 @@ from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
 from licodec import container, entropy
-from licodec.batch import PNG_COMPRESS_LEVEL
 from licodec.compressai_compat import allow_without_torchvision
 from licodec.config import get_config
 from licodec.errors import LicodecError
 from licodec.evaluation import codecs
+from licodec.images import PNG_COMPRESS_LEVEL
 from licodec.models import LicModel
 from licodec.models.codec import pad_image, rgb_to_tensor
 from licodec.models.fused import transform_kernels

@@ -9,7 +9,7 @@ from typing import Callable
 from licodec.effort import check_effort
 from licodec.errors import LicodecError
 from licodec.evaluation import bdrate, codecs, plots, rd
-from licodec.training.data import list_images
+from licodec.images import list_images
 
 # Published curves drawn and compared by default, when the anchors folder has them.
 DEFAULT_ANCHORS = ("vtm", "bpg_444_x265_ycbcr", "av1", "compressai-mbt2018-mean_mse_cpu",

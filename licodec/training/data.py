@@ -9,15 +9,7 @@ from PIL import Image
 from torch import Tensor
 
 from licodec.errors import LicodecError
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".ppm", ".tif", ".tiff"}
-
-
-def list_images(folder: str | Path) -> list[Path]:
-    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not paths:
-        raise LicodecError(f"no images in {folder}")
-    return paths
+from licodec.images import list_images
 
 
 def split_holdout(folder: str | Path, count: int) -> tuple[list[Path], list[Path]]:

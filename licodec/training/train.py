@@ -32,7 +32,8 @@ from licodec.models.codec import PAD_MULTIPLE
 from licodec.precision import training_precision
 from licodec.training import distributed
 from licodec.training.compressai_teacher import CompressAITeacher, is_compressai_spec, load_compressai_teacher
-from licodec.training.data import CropSampler, list_images, split_holdout
+from licodec.images import list_images
+from licodec.training.data import CropSampler, split_holdout
 from licodec.training.distill import SMoDi, Feds, Plain, derive_student, inherit_weights
 from licodec.training.losses import level_weights, rate_distortion
 from licodec.training.validate import ALL_LEVELS, VAL_QUALITIES, load_images, validate

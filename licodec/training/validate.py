@@ -14,7 +14,7 @@ from torch import Tensor
 
 from licodec.models import LicModel
 from licodec.models.codec import pad_image, rgb_to_tensor
-from licodec.training.data import list_images
+from licodec.images import list_images
 from licodec.training.losses import bits_per_pixel
 
 VAL_QUALITIES = (1, 4, 8)  # both ends and the middle of the λ table
