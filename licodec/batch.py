@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from licodec import container
+from licodec import container, latent_stream, weights
 from licodec.errors import LicodecError, LicodecWarning
 from licodec.files import check_output, read_input, write_output
 from licodec.images import FORMATS_WITHOUT_ALPHA, LOSSY_FORMATS, open_image, output_format, save_image
@@ -199,8 +199,11 @@ def decode_file(settings: DecodeSettings, job: Job) -> Outcome:
         check_output(job.target, settings.force)
         data = read_input(job.source)
         outcome.bytes_in = len(data)
-        # Damaged files and sizes over the cap fail fast, before torch and the model load.
-        container.check_pixels(container.unpack(data)[0], settings.max_pixels)
+        # Damaged, crafted or too large files fail fast, before torch and the model load.
+        header, stream, digests = container.unpack(data)
+        container.check_pixels(header, settings.max_pixels)
+        info = weights.find_by_id(header.model_id, [weights.resolve(settings.model)] if settings.model else [])
+        latent_stream.precheck(stream, header.height, header.width, weights.read_z_tables(info), digests.z)
         from licodec import api
 
         image = api.decode(data, model=settings.model, device=settings.device, max_pixels=settings.max_pixels)

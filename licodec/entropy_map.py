@@ -36,7 +36,7 @@ def measure(data: bytes, model: str | None = None) -> EntropyMaps:
     import torch
 
     from licodec.api import _model
-    from licodec.models.codec import latent_shape
+    from licodec.latent_stream import latent_shape
     from licodec.weights import find_by_id, resolve
 
     header, stream, digests = container.unpack(data)

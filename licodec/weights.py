@@ -22,6 +22,7 @@ from licodec.config import CodecConfig
 from licodec.errors import LicodecError, LicodecWarning
 
 if TYPE_CHECKING:
+    from licodec.entropy import TableSet
     from licodec.models import LicModel
 
 FORMAT = "licodec-weights/1"
@@ -176,6 +177,20 @@ def with_coder_tables(data: bytes) -> bytes:
     return save(state, metadata={**metadata, "content_hash": content_hash(state)})
 
 
+def read_z_tables(info: WeightsInfo) -> "TableSet | None":
+    """The z tables a weights file stores (torch-free: for checks before the model loads), or
+    None for files written before they were stored."""
+    from safetensors import safe_open
+
+    from licodec.latent_stream import z_tables_from
+
+    names = ("coder.z_pmf", "coder.z_length", "coder.z_offset")
+    with safe_open(str(info.path), framework="np") as f:
+        if not set(names) <= set(f.keys()):
+            return None
+        return z_tables_from({name: f.get_tensor(name) for name in names})
+
+
 def load_model(info: WeightsInfo) -> "LicModel":
     """Build the model from the file's config and load its tensors (hash checked; float16
     storage widened to float32)."""
@@ -202,6 +217,7 @@ def _weights_only(state: dict) -> dict:
 def _model_from_state(config: CodecConfig, state: dict) -> "LicModel":
     import torch
 
+    from licodec.entropy import TableSet
     from licodec.models import LicModel
 
     model = LicModel(config)

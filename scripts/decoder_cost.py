@@ -32,7 +32,7 @@ from licodec.api import _model
 from licodec.entropy import StreamWriter
 from licodec.format_tables import gaussian_table_set
 from licodec.models.charm import _crc
-from licodec.models.codec import latent_shape
+from licodec.latent_stream import latent_shape
 from licodec.images import list_images
 from licodec.weights import resolve
 

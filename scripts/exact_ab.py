@@ -21,7 +21,8 @@ import torch
 from PIL import Image
 
 from licodec.models import exact as current_exact
-from licodec.models.codec import latent_shape, rgb_to_tensor
+from licodec.latent_stream import latent_shape
+from licodec.models.codec import rgb_to_tensor
 from licodec.weights import load_model, resolve
 
 

@@ -19,7 +19,8 @@ import torch
 from PIL import Image
 
 from licodec.models import codec
-from licodec.models.codec import latent_shape, rgb_to_tensor
+from licodec.latent_stream import latent_shape
+from licodec.models.codec import rgb_to_tensor
 from licodec.weights import load_model, resolve
 
 

@@ -153,6 +153,22 @@ def test_help_and_info_do_not_import_torch(tiny_weights, photo, tmp_path):
         assert result.stdout.strip().endswith("False"), args
 
 
+def test_crafted_files_are_refused_before_torch_is_imported(tiny_weights, photo, tmp_path):
+    """The floor, the z digest and a stream that runs out are checked torch-free (latent_stream)."""
+    from licodec import container
+
+    header, stream, digests = container.unpack(encode(photo, tmp_path / "a.lic").read_bytes())
+    code = ("import sys\nfrom licodec.cli import main\n"
+            "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    print(e.code, 'torch' in sys.modules)")
+    crafted = {"floor": container.Header(header.model_id, 1.0, 10000, 10000), "z digest": header}
+    for name, declared in crafted.items():
+        path = tmp_path / f"{name}.lic"
+        path.write_bytes(container.pack(declared, stream, digests._replace(z=digests.z ^ 1)))
+        result = _fresh_python(code, "decode", str(path), "-o", str(tmp_path / "out.png"))
+        assert result.stdout.split() == ["1", "False"], (name, result.stdout, result.stderr)
+        assert ("shorter than any image" if name == "floor" else "decoding mismatch") in result.stderr
+
+
 def test_real_process_exit_code_and_single_line(tiny_weights, tmp_path):
     bad = tmp_path / "bad.lic"
     bad.write_bytes(b"hello")

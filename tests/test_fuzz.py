@@ -114,7 +114,7 @@ def test_short_files_declaring_large_images_are_refused_before_the_y_networks(va
 
 def test_the_stream_floor_is_the_models_and_below_real_files(tiny_weights):
     from licodec.api import _model
-    from licodec.models.codec import latent_shape
+    from licodec.latent_stream import latent_shape
     from licodec.weights import resolve
 
     net = _model(resolve("student"), "cpu")

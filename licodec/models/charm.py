@@ -17,7 +17,6 @@ any machine; docs/format.md says what this guarantees.
 from __future__ import annotations
 
 import contextvars
-import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
@@ -28,8 +27,9 @@ from torch import Tensor, nn
 
 from licodec.config import CodecConfig
 from licodec.container import Digests
-from licodec.entropy import StreamReader, StreamWriter, TableSet, shortest_stream_bits
-from licodec.errors import LicodecError
+from licodec.entropy import StreamWriter, TableSet
+from licodec.latent_stream import (check_progress, open_stream, shortest_stream, symbol_crc, z_table_index,
+                                   z_tables_from)
 from licodec.format_tables import ACTIVATION_BITS, MEAN_BITS, gaussian_table_set, scale_table
 from licodec.models.entropy_models import FactorizedPrior, gaussian_likelihood
 from licodec.models.exact import ExactEntropyParameters, z_inverse_gain_table
@@ -106,7 +106,7 @@ def hard_quantize(value: Tensor, centre: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _crc(symbols: Tensor, digest: int) -> int:
-    return zlib.crc32(symbols.to(torch.int32).cpu().numpy().tobytes(), digest)
+    return symbol_crc(symbols.to(torch.int32).cpu().numpy(), digest)
 
 
 def _slice_transform(in_ch: int, hidden: tuple[int, ...], out_ch: int) -> nn.Sequential:
@@ -254,8 +254,7 @@ class ChARMLatentCodec(nn.Module):
                 "coder.z_inverse_gain": state.z_inverse_gain}
 
     def load_coder_tensors(self, tensors: dict[str, np.ndarray]) -> None:
-        pmfs = [row[:length] for row, length in zip(tensors["coder.z_pmf"], tensors["coder.z_length"])]
-        self._coder_state = CoderState(TableSet(pmfs, tensors["coder.z_offset"]), tensors["coder.z_inverse_gain"])
+        self._coder_state = CoderState(z_tables_from(tensors), tensors["coder.z_inverse_gain"])
 
     def __getstate__(self) -> dict:
         """Copies and pickles drop the coder state (constriction models do not pickle); rebuilt on use."""
@@ -263,7 +262,7 @@ class ChARMLatentCodec(nn.Module):
         return {**state, "_coder_state": None}
 
     def _z_table_index(self, shape: tuple[int, ...]) -> np.ndarray:
-        return np.broadcast_to(np.arange(shape[1]).reshape(1, -1, 1, 1), shape)
+        return z_table_index(shape[1], shape[-2:])
 
     def _scale_index(self, scale: Tensor) -> np.ndarray:
         """Index of the table σ nearest (in log scale) to the predicted σ."""
@@ -303,12 +302,8 @@ class ChARMLatentCodec(nn.Module):
         return LatentStreams(writer.finish(), self._inverse_gained(decoded, q), Digests(digest, z_digest))
 
     def shortest_stream(self, z_shape: tuple[int, int]) -> int:
-        """The fewest bytes any stream of this z size can have: z at the factorized prior's modes
-        (a fixed cost per channel, TableSet.least_bits), y free. A floor that no encoder's output
-        falls under, so that a short file declaring a large image is refused before any work."""
-        if self._coder_state.least_z_bits is None:
-            self._coder_state.least_z_bits = float(self.z_tables().least_bits().sum())
-        return int(shortest_stream_bits(self._coder_state.least_z_bits * z_shape[0] * z_shape[1]) // 8)
+        """latent_stream.shortest_stream under this model's z tables."""
+        return shortest_stream(self.z_tables(), z_shape)
 
     @torch.no_grad()
     def decompress(self, data: bytes, z_shape: tuple[int, int], quality: float,
@@ -323,17 +318,10 @@ class ChARMLatentCodec(nn.Module):
         `shortest_stream` is refused before anything is decoded; one that runs out before the
         last slice, when it runs out; `expected` digests are checked as soon as their symbols
         are decoded (z's before any y), so a mismatch never reaches the y networks or g_s."""
-        if self._coder_state is None:
-            self.refresh_tables()
-        if len(data) < self.shortest_stream(z_shape):
-            raise LicodecError(f"corrupt file: its stream ({len(data)} bytes) is shorter than any image of its "
-                               f"size can have ({self.shortest_stream(z_shape)} bytes)")
         q = torch.tensor([quality], device=self.scale_boundaries.device)
-        reader = StreamReader(data, bits)
-        z_index = self._z_table_index((1, self.prior.channels, *z_shape))
-        z_symbols = torch.from_numpy(reader.read(z_index, self.z_tables())).double()
-        digest = z_digest = _crc(z_symbols, 0)
-        _check_progress(reader, expected and expected.z, z_digest)
+        reader, z_symbols, z_digest = open_stream(data, z_shape, self.z_tables(), expected and expected.z, bits)
+        z_symbols = torch.from_numpy(z_symbols).double()
+        digest = z_digest
         _record(trace, z_symbols)
         parameters = self.exact_parameters()
         side = parameters.side(z_symbols, quality)
@@ -343,30 +331,17 @@ class ChARMLatentCodec(nn.Module):
             symbols = torch.from_numpy(reader.read(scale_index, gaussian_table_set())).double()
             digest = _crc(symbols, digest)
             if i < self.slices - 1:
-                _check_progress(reader)
+                check_progress(reader)
             decoded.append(parameters.reconstruct(i, symbols, mean, support))
             _record(trace, mean, torch.from_numpy(scale_index), symbols, decoded[-1])
         reader.finish()
-        _check_progress(reader, expected and expected.symbols, digest, finished=True)
+        check_progress(reader, expected and expected.symbols, digest, finished=True)
         return self._inverse_gained(decoded, q), Digests(digest, z_digest)
 
     def _inverse_gained(self, decoded: list[Tensor], quality: Tensor) -> Tensor:
         """What g_s receives: ŷ (held × 2^10) in real units, times the inverse gain (the model's dtype)."""
         y_hat = torch.cat(decoded, dim=1).to(self.scale_boundaries.device).float() * 2.0**-ACTIVATION_BITS
         return y_hat * self.y_gain.inverse(quality)
-
-
-MISMATCH = "decoding mismatch: the decoded latents differ from the encoder's (see docs/format.md)"
-
-
-def _check_progress(reader: StreamReader, expected: int | None = None, digest: int = 0,
-                    finished: bool = False) -> None:
-    """Stop a decode that cannot end well: the stream ran out before its last slice, or the
-    symbols so far do not match their digest (16 bits of their CRC-32)."""
-    if not finished and reader.exhausted():
-        raise LicodecError("corrupt file: the rANS stream ends before the image does")
-    if expected is not None and (digest ^ expected) & 0xFFFF:  # the file keeps 16 bits
-        raise LicodecError(MISMATCH)
 
 
 def _record(trace: list[Tensor] | None, *tensors: Tensor) -> None:
@@ -381,7 +356,6 @@ class CoderState:
     z_tables: TableSet
     z_inverse_gain: np.ndarray  # [quality steps, z channels] integers × 2^-16
     exact: ExactEntropyParameters | None = None
-    least_z_bits: float | None = None  # per z position (shortest_stream)
 
 
 class FloatEntropyParameters:

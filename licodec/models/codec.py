@@ -14,12 +14,12 @@ from torch import Tensor, nn
 
 from licodec.config import CodecConfig
 from licodec.container import Digests
+from licodec.latent_stream import PAD_MULTIPLE, latent_shape
 from licodec.models.charm import ChARMLatentCodec
 from licodec.models.fused import Layer, fused_transform
 from licodec.models.transforms import AnalysisTransform, SynthesisTransform
 from licodec.precision import transforms_in_bfloat16
 
-PAD_MULTIPLE = 64  # 4 stride-2 steps in g_a and 2 more in h_a
 LATENT_STRIDE = 16  # g_a's down-sampling
 # Large images run g_a and g_s tile by tile, so that memory stays bounded: tiles of TILE pixels a
 # side, each with MARGIN pixels of context around it, wider than the transforms' receptive
@@ -63,11 +63,6 @@ def pad_image(x: Tensor) -> Tensor:
     """Replicate the last row/column up to a multiple of 64: cheaper to code than zeros."""
     h, w = x.shape[-2:]
     return F.pad(x, (0, (-w) % PAD_MULTIPLE, 0, (-h) % PAD_MULTIPLE), mode="replicate")
-
-
-def latent_shape(height: int, width: int) -> tuple[int, int]:
-    """Spatial size of z for an image of this size (after padding)."""
-    return -(-height // PAD_MULTIPLE), -(-width // PAD_MULTIPLE)
 
 
 class LicModel(nn.Module):
