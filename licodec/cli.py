@@ -11,7 +11,6 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Callable
 
 import click
 from tqdm import tqdm
@@ -21,9 +20,10 @@ from licodec.effort import HELP as EFFORT_HELP
 from licodec.effort import MAX_EFFORT, check_effort
 from licodec.errors import LicodecError
 from licodec.files import check_output, read_input, write_output
+from licodec.cli_params import (PixelCount, check_quality, check_size, complete_files, complete_models,
+                                 usage_check)
 from licodec.threads import chosen_threads, prepare_openmp
 
-MAX_QUALITY = 8  # the shipped models' levels; a model with other levels checks its own (licodec.api)
 QUALITY_HELP = "quality level 1 (smallest) to 8 (best); fractions such as 3.5 interpolate"
 
 
@@ -50,62 +50,6 @@ class _Group(click.Group):
         except MemoryError:
             click.echo("licodec: error: out of memory (image too large?)", err=True)
             sys.exit(1)
-
-
-def _usage_check(check: Callable[[str], object]) -> Callable:
-    """A click callback that turns `check`'s LicodecError into a usage error (exit 2)."""
-    def callback(ctx: click.Context, param: click.Parameter, value):
-        if value is None:
-            return None
-        try:
-            return check(value)
-        except LicodecError as e:
-            raise click.BadParameter(str(e), ctx, param) from None
-    return callback
-
-
-def _check_quality(value: float) -> float:
-    if not 1 <= value <= MAX_QUALITY:
-        raise LicodecError(f"{value:g} is outside 1..{MAX_QUALITY}")
-    return value
-
-
-def _check_size(value: str) -> str:
-    from licodec.rate_control import parse_size  # torch-free
-
-    parse_size(value)
-    return value
-
-
-def _complete_files(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
-    """Shell completion of file names (the shell lists them: click's "file" items)."""
-    from click.shell_completion import CompletionItem
-
-    return [CompletionItem(incomplete, type="file")]
-
-
-def _complete_models(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
-    """Shell completion of --model: the shipped names, then .safetensors paths."""
-    from click.shell_completion import CompletionItem
-
-    from licodec.weights import SHIPPED
-
-    names = [CompletionItem(name) for name in SHIPPED if name.startswith(incomplete)]
-    return names + [CompletionItem(incomplete, type="file")]
-
-
-class _PixelCount(click.ParamType):
-    """--max-pixels: 24000000, 24M or 0.5M; a bad value is a usage error (exit 2)."""
-
-    name = "PIXELS"
-
-    def convert(self, value, param, ctx) -> int:
-        if isinstance(value, int):
-            return value
-        try:
-            return container.parse_pixels(str(value))
-        except ValueError as e:
-            self.fail(f"{value!r}: {e}", param, ctx)
 
 
 def _silence_stdout() -> None:
@@ -183,22 +127,22 @@ def _report(outcome, quiet: bool, verbose: bool, bar) -> None:
 
 
 @main.command()
-@click.argument("inputs", metavar="IN...", shell_complete=_complete_files, nargs=-1, required=True)
-@click.option("-o", "--output", default=None, metavar="OUT", shell_complete=_complete_files,
+@click.argument("inputs", metavar="IN...", shell_complete=complete_files, nargs=-1, required=True)
+@click.option("-o", "--output", default=None, metavar="OUT", shell_complete=complete_files,
               help="output .lic file (- for stdout), or a directory for several inputs [default: beside each "
                    "input, as NAME.lic]")
 @click.option("-q", "--quality", type=float, default=4.0, show_default=True, help=QUALITY_HELP,
-              callback=_usage_check(_check_quality))
+              callback=usage_check(check_quality))
 @click.option("--bpp", type=click.FloatRange(min=0, min_open=True), default=None,
               help="instead of -q: the highest quality whose file is at most this many bits per pixel")
-@click.option("--size", "size", default=None, metavar="BYTES", callback=_usage_check(_check_size),
+@click.option("--size", "size", default=None, metavar="BYTES", callback=usage_check(check_size),
               help="instead of -q: the highest quality whose file fits, e.g. 20KB, 20KiB, 15000")
 @click.option("--psnr", type=float, default=None, help="instead of -q: the lowest quality that reaches this PSNR (dB)")
 @click.option("--model", default="student", show_default=True, help="student, teacher, or a .safetensors path",
-              shell_complete=_complete_models)
+              shell_complete=complete_models)
 @click.option("--strip", is_flag=True, help="leave the ICC profile and EXIF out (kept by default; alpha is always kept)")
 @click.option("-e", "--effort", default="0", show_default=True, metavar="0..%d" % MAX_EFFORT, help=EFFORT_HELP,
-              callback=_usage_check(check_effort))
+              callback=usage_check(check_effort))
 @_batch_options
 def encode(inputs: tuple[str, ...], output: str | None, quality: float, bpp: float | None, size: str | None,
            psnr: float | None, model: str, strip: bool, effort: int, device: str, jobs: int, threads: int | None,
@@ -241,8 +185,8 @@ def _rate_target(bpp: float | None, size: str | None, psnr: float | None):
 
 
 @main.command()
-@click.argument("inputs", metavar="IN...", shell_complete=_complete_files, nargs=-1, required=True)
-@click.option("-o", "--output", default=None, metavar="OUT", shell_complete=_complete_files,
+@click.argument("inputs", metavar="IN...", shell_complete=complete_files, nargs=-1, required=True)
+@click.option("-o", "--output", default=None, metavar="OUT", shell_complete=complete_files,
               help="output image (- for stdout; the extension picks the format), or a directory for several "
                    "inputs [default: beside each input, as NAME.png]")
 @click.option("--format", "extension", default=None, metavar="EXT",
@@ -251,8 +195,8 @@ def _rate_target(bpp: float | None, size: str | None, psnr: float | None):
 @click.option("--quality", "output_quality", type=click.IntRange(1, 100), default=None,
               help="quality of a lossy output format (JPEG, WebP, AVIF), 1..100 [default: Pillow's]")
 @click.option("--model", default=None, help="weights to decode with (default: found by the file's model id)",
-              shell_complete=_complete_models)
-@click.option("--max-pixels", type=_PixelCount(), default=None,
+              shell_complete=complete_models)
+@click.option("--max-pixels", type=PixelCount(), default=None,
               help="refuse files declaring more pixels than this (e.g. 24M), before any work; for servers "
                    "[default: $LICODEC_MAX_PIXELS, else 100M, the format's limit]")
 @_batch_options
@@ -276,7 +220,7 @@ def decode(inputs: tuple[str, ...], output: str | None, extension: str | None, o
 
 
 @main.command()
-@click.argument("files", metavar="FILE...", shell_complete=_complete_files, nargs=-1, required=True)
+@click.argument("files", metavar="FILE...", shell_complete=complete_files, nargs=-1, required=True)
 def info(files: tuple[str, ...]) -> None:
     """Show the header of .lic files: model, quality, size, bytes, bpp (checks the CRC)."""
     failed = False
@@ -293,10 +237,10 @@ def info(files: tuple[str, ...]) -> None:
 
 
 @main.command()
-@click.argument("file", metavar="FILE", shell_complete=_complete_files)
+@click.argument("file", metavar="FILE", shell_complete=complete_files)
 @click.option("-o", "--output", default=None, metavar="PNG", help="draw the maps into this PNG (needs matplotlib)")
 @click.option("--model", default=None, help="weights to decode with (default: found by the file's model id)",
-              shell_complete=_complete_models)
+              shell_complete=complete_models)
 @click.option("-f", "--force", is_flag=True, help="overwrite PNG if it exists")
 def inspect(file: str, output: str | None, model: str | None, force: bool) -> None:
     """Where the bits of a .lic file go: per latent position and per channel, ranked."""
@@ -343,7 +287,7 @@ def _print_info(file: str) -> None:
 
 
 @main.command()
-@click.argument("run", metavar="RUN", shell_complete=_complete_files)
+@click.argument("run", metavar="RUN", shell_complete=complete_files)
 @click.option("-o", "--output", required=True, metavar="OUT", help="the .safetensors file to write")
 @click.option("--name", default=None, help="the model name stored in the file (default: the run's architecture)")
 @click.option("--half", is_flag=True,
@@ -368,8 +312,8 @@ def export(run: str, output: str, name: str | None, half: bool, force: bool) -> 
 
 
 @main.command()
-@click.argument("reference", metavar="REFERENCE", shell_complete=_complete_files)
-@click.argument("decoded", metavar="DECODED", shell_complete=_complete_files)
+@click.argument("reference", metavar="REFERENCE", shell_complete=complete_files)
+@click.argument("decoded", metavar="DECODED", shell_complete=complete_files)
 def compare(reference: str, decoded: str) -> None:
     """Print the PSNR (dB, RGB, 8-bit) of DECODED against REFERENCE, each turned upright by its
     EXIF orientation first, as encode does."""

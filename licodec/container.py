@@ -25,7 +25,7 @@ VERSION = 3
 READABLE_VERSIONS = (2, 3)
 QUALITY_STEPS = 32  # quality is stored in steps of 1/32 from 1.0
 COLOUR_LAYOUTS = ("RGB", "L", "RGBA", "LA")
-# Optional sections after the stream: the alpha plane (a PNG), an ICC profile, EXIF.
+# Optional sections after the stream: the alpha plane (WebP lossless or PNG), an ICC profile, EXIF.
 SECTION_TYPES = {1: "alpha", 2: "icc", 3: "exif"}
 MAX_SIDE = 1 << 16
 # The transforms run tile by tile, but the latent codec holds the whole latent (~60 MB per
@@ -51,7 +51,7 @@ def _trailer(version: int) -> int:
 class Extras:
     """What a file keeps beside the coded colour (each absent when None)."""
 
-    alpha: bytes | None = None  # the alpha plane as a greyscale PNG: lossless
+    alpha: bytes | None = None  # the alpha plane, lossless: WebP (version 3) or a greyscale PNG
     icc: bytes | None = None  # ICC profile, as the input held it
     exif: bytes | None = None  # EXIF, orientation already applied to the pixels
 

@@ -217,7 +217,6 @@ def _weights_only(state: dict) -> dict:
 def _model_from_state(config: CodecConfig, state: dict) -> "LicModel":
     import torch
 
-    from licodec.entropy import TableSet
     from licodec.models import LicModel
 
     model = LicModel(config)
