@@ -168,5 +168,6 @@ def decode(source: LicSource, model: str | None = None, device: str = "cpu",
     container.check_pixels(header, max_pixels)
     info = _decoder_weights(header.model_id, model)
     net = _model(info, _device(device))
-    pixels = net.decompress(stream, header.height, header.width, header.quality, expected=digests)[0]
+    pixels = net.decompress(stream, header.height, header.width, header.quality, expected=digests,
+                            centred=header.centred)[0]
     return from_decoded(pixels, header.colour, header.extras)

@@ -69,6 +69,12 @@ class Header:
     version: int = VERSION
     extras: Extras = Extras()
 
+    @property
+    def centred(self) -> bool:
+        """Whether the image sits centred in its canvas padded to ×64 (version 3), not at its
+        top left (version 2): licodec.latent_stream.canvas_offset."""
+        return self.version >= 3
+
 
 def quantize_quality(quality: float) -> float:
     """The quality actually coded: the nearest multiple of 1/32 (stored in one byte)."""

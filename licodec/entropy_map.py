@@ -26,6 +26,7 @@ class EntropyMaps:
     slices: int
     width: int
     height: int
+    offset: tuple[int, int] = (0, 0)  # (rows, columns) before the image in its canvas (canvas_offset)
 
     @property
     def y_bits(self) -> float:
@@ -36,7 +37,7 @@ def measure(data: bytes, model: str | None = None) -> EntropyMaps:
     import torch
 
     from licodec.api import _model
-    from licodec.latent_stream import latent_shape
+    from licodec.latent_stream import canvas_offset, latent_shape
     from licodec.weights import find_by_id, resolve
 
     header, stream, digests = container.unpack(data)
@@ -49,7 +50,7 @@ def measure(data: bytes, model: str | None = None) -> EntropyMaps:
                                     expected=digests)
     y = np.concatenate(bits[1:], axis=1)[0]  # [M, h, w]
     return EntropyMaps(y.sum(axis=0), y.sum(axis=(1, 2)), float(bits[0].sum()), len(bits) - 1,
-                       header.width, header.height)
+                       header.width, header.height, canvas_offset(header.height, header.width, header.centred))
 
 
 def summary(maps: EntropyMaps, top: int = 10) -> str:
@@ -85,12 +86,13 @@ def render(maps: EntropyMaps, decoded=None) -> bytes:
         raise LicodecError(NO_MATPLOTLIB) from None
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [1.5, 1]})
     h, w = maps.position_bits.shape
-    extent = (0, w * 16, h * 16, 0)  # y is 16× down-sampled: one cell per 16×16 pixels
+    top, first = maps.offset  # in canvas pixels: y is 16× down-sampled, one cell per 16×16 of them
     if decoded is not None:
-        left.imshow(np.asarray(decoded.convert("L")), cmap="gray", extent=extent)
+        left.imshow(np.asarray(decoded.convert("L")), cmap="gray",
+                    extent=(first, first + maps.width, top + maps.height, top))
     shown = left.imshow(maps.position_bits, cmap="inferno", alpha=0.75 if decoded is not None else 1.0,
-                        extent=extent, interpolation="nearest")
-    left.set_xlim(0, maps.width), left.set_ylim(maps.height, 0)
+                        extent=(0, w * 16, h * 16, 0), interpolation="nearest")
+    left.set_xlim(first, first + maps.width), left.set_ylim(top + maps.height, top)
     left.set_title("bits per latent position (all channels)")
     figure.colorbar(shown, ax=left, label="bits")
     order = np.argsort(maps.channel_bits)[::-1]

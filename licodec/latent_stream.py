@@ -24,6 +24,17 @@ def latent_shape(height: int, width: int) -> tuple[int, int]:
     return -(-height // PAD_MULTIPLE), -(-width // PAD_MULTIPLE)
 
 
+def canvas_offset(height: int, width: int, centred: bool = True) -> tuple[int, int]:
+    """(rows, columns) before the image in its canvas, padded to ×64 by replicating its edges:
+    centred (format 3), so that the canvas's borders, where g_s's zero padding makes its worst
+    pixels, fall on padding (a 1×1 image comes back at ~40 dB instead of ~20); at the top left
+    in format 2 files."""
+    if not centred:
+        return 0, 0
+    rows, cols = latent_shape(height, width)
+    return (PAD_MULTIPLE * rows - height) // 2, (PAD_MULTIPLE * cols - width) // 2
+
+
 def z_table_index(channels: int, z_shape: tuple[int, int]) -> np.ndarray:
     """Which table codes each z symbol: its channel's."""
     return np.broadcast_to(np.arange(channels).reshape(1, -1, 1, 1), (1, channels, *z_shape))

@@ -22,7 +22,7 @@ from licodec.models.charm import hard_quantize
 from licodec.models.codec import rgb_to_tensor
 from licodec.weights import resolve
 
-from conftest import kodak_image, tiny_model
+from conftest import kodak_image
 from test_cli import assert_clean_error, run
 
 

@@ -185,13 +185,15 @@ def test_alpha_wider_than_webp_allows_stays_png(monkeypatch):
 
 
 def test_version_2_files_keep_decoding(tiny_weights, photo):
-    """Format 2: one digest, alpha as PNG. Repacked from a version 3 file, it decodes alike."""
+    """Format 2: one digest, alpha as PNG, the image at its canvas's top left. Repacked from a
+    version 3 file of a size with no padding, it decodes alike."""
     import dataclasses
 
     from licodec import container
     from licodec.images import alpha_to_png
 
-    image = Image.open(photo).convert("RGBA")
+    # 128x64, a multiple of 64: no padding, so format 2's top-left canvas is format 3's centred one.
+    image = Image.open(photo).convert("RGBA").resize((128, 64))
     image.putalpha(Image.linear_gradient("L").resize(image.size))
     header, stream, digests = container.unpack(licodec.encode(image, quality=3))
     old = dataclasses.replace(header, version=2, extras=container.Extras(alpha=alpha_to_png(image.getchannel("A"))))
@@ -201,6 +203,23 @@ def test_version_2_files_keep_decoding(tiny_weights, photo):
     assert np.array_equal(np.array(decoded), np.array(new))
     with pytest.raises(licodec.LicodecError, match="decoding mismatch"):
         licodec.decode(container.pack(old, stream, container.Digests(digests.symbols ^ 1)))
+
+
+def test_version_2_files_place_the_image_at_the_canvas_top_left(tiny_weights, photo, monkeypatch):
+    """A padded size: format 2 decodes the canvas's top left, format 3 its centre."""
+    import dataclasses
+
+    from licodec import container
+    from licodec.models import LicModel
+
+    offsets = []
+    synthesis = LicModel.synthesis
+    monkeypatch.setattr(LicModel, "synthesis", lambda self, y, h, w, centred=True: offsets.append(centred)
+                        or synthesis(self, y, h, w, centred))
+    header, stream, digests = container.unpack(licodec.encode(photo, quality=3))  # 96x80: padded
+    licodec.decode(container.pack(header, stream, digests))
+    licodec.decode(container.pack(dataclasses.replace(header, version=2), stream, container.Digests(digests.symbols)))
+    assert offsets == [True, False]
 
 
 @pytest.mark.parametrize("size", [(1, 1), (1, 9), (13, 1), (3, 7), (65, 63)])

@@ -2,9 +2,11 @@
 
 The full sweep (all 24 images × q 1, 4, 8, both models) is `make sweep`; this tests a few.
 """
+import numpy as np
 import pytest
 import torch
 
+import licodec
 from licodec import container
 from licodec.models.codec import pad_image
 from licodec.weights import load_model, resolve
@@ -64,3 +66,15 @@ def test_files_encoded_with_two_threads_decode_with_one(student):
     torch.set_num_threads(1)
     _, y_hat, digests = student.decompress(compressed.data, x.shape[2], x.shape[3], 4)
     assert torch.equal(y_hat, compressed.y_hat) and digests == compressed.digests
+
+
+@pytest.mark.parametrize("size", [(1, 1), (8, 8), (1, 40), (100, 3)])
+def test_tiny_and_thin_images_code_as_well_as_their_content_allows(size):
+    """Centred in their canvas (format 3), flat colours come back near what a 64×64 block of
+    them does, not at the canvas's corner quality (~16-29 dB at q4)."""
+    from licodec.metrics import psnr
+
+    for colour in ((200, 30, 60), (128, 128, 128), (10, 240, 90)):
+        rgb = np.full((size[1], size[0], 3), colour, np.uint8)
+        decoded = np.array(licodec.decode(licodec.encode(rgb, quality=4)))
+        assert psnr(rgb, decoded) > 33, (size, colour)

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from licodec.config import CodecConfig
 from licodec.container import Digests
-from licodec.latent_stream import PAD_MULTIPLE, latent_shape
+from licodec.latent_stream import PAD_MULTIPLE, canvas_offset, latent_shape
 from licodec.models.charm import ChARMLatentCodec
 from licodec.models.fused import Layer, fused_transform
 from licodec.models.transforms import AnalysisTransform, SynthesisTransform
@@ -52,6 +52,15 @@ def _spans(length: int, tile: int, margin: int) -> list[tuple[int, int, int, int
         return [(0, length, 0, length)]
     return [(s, min(s + tile, length), max(s - margin, 0), min(s + tile + margin, length))
             for s in range(0, length, tile)]
+
+
+def canvas_region(x: Tensor, rows: tuple[int, int], cols: tuple[int, int], offset: tuple[int, int]) -> Tensor:
+    """Canvas pixels rows × cols (floats in [0, 1]) of image x placed at `offset`: the image's
+    own where they fall on it, else its nearest edge pixel (the canvas's replicated padding)."""
+    height, width = x.shape[-2:]
+    row_index = torch.arange(rows[0] - offset[0], rows[1] - offset[0], device=x.device).clamp_(0, height - 1)
+    col_index = torch.arange(cols[0] - offset[1], cols[1] - offset[1], device=x.device).clamp_(0, width - 1)
+    return _scaled(x.index_select(-2, row_index).index_select(-1, col_index))
 
 
 def tensor_to_rgb(x: Tensor) -> np.ndarray:
@@ -114,32 +123,35 @@ class LicModel(nn.Module):
 
     @torch.no_grad()
     def compress(self, x: Tensor, quality: float, exact: bool = True, trace: list[Tensor] | None = None) -> CompressedImage:
-        """x: [1, 3, H, W], floats in [0, 1] or uint8, any size. `exact=False`: the float
-        reference path (ChARMLatentCodec.compress), for measuring what the integer networks
-        cost; `trace`: the entropy parameters, as ChARMLatentCodec.decompress says."""
+        """x: [1, 3, H, W], floats in [0, 1] or uint8, any size, centred in its canvas (format
+        3). `exact=False`: the float reference path (ChARMLatentCodec.compress), for measuring
+        what the integer networks cost; `trace`: the entropy parameters, as
+        ChARMLatentCodec.decompress says."""
         y = self.analysis(x)
         streams = self.latent_codec.compress(y.contiguous(), quality, exact, trace)
         return CompressedImage(streams.data, streams.y_hat, streams.digests)
 
     @torch.no_grad()
     def decompress(self, data: bytes, height: int, width: int, quality: float,
-                   trace: list[Tensor] | None = None, expected: Digests | None = None) -> tuple[np.ndarray, Tensor, Digests]:
+                   trace: list[Tensor] | None = None, expected: Digests | None = None,
+                   centred: bool = True) -> tuple[np.ndarray, Tensor, Digests]:
         """The decoded HxWx3 uint8 pixels, ŷ, and the digests of the decoded symbols; with the
-        file's `expected` digests, a mismatch stops the decode before g_s (ChARMLatentCodec)."""
+        file's `expected` digests, a mismatch stops the decode before g_s (ChARMLatentCodec).
+        `centred`: where the image sits in its canvas (False for format 2 files)."""
         y_hat, digests = self.latent_codec.decompress(data, latent_shape(height, width), quality, trace=trace,
                                                       expected=expected)
-        return self.synthesis(y_hat, height, width), y_hat, digests
+        return self.synthesis(y_hat, height, width, centred), y_hat, digests
 
-    def analysis(self, x: Tensor) -> Tensor:
-        """g_a of the image padded to a multiple of 64, tile by tile when it is large."""
+    def analysis(self, x: Tensor, centred: bool = True) -> Tensor:
+        """g_a of the image in its canvas padded to a multiple of 64 (canvas_offset), tile by
+        tile when it is large."""
         height, width = x.shape[-2:]
-        padded_height, padded_width = (-(-n // PAD_MULTIPLE) * PAD_MULTIPLE for n in (height, width))
+        offset = canvas_offset(height, width, centred)
+        padded_height, padded_width = (PAD_MULTIPLE * n for n in latent_shape(height, width))
         y = None
         for r0, r1, a0, a1 in _spans(padded_height, TILE, MARGIN):
             for c0, c1, b0, b1 in _spans(padded_width, TILE, MARGIN):
-                region = _scaled(x[..., a0 : min(a1, height), b0 : min(b1, width)])
-                # Replicating the tile's last row/column is the whole image's padding (pad_image).
-                region = F.pad(region, (0, b1 - b0 - region.shape[-1], 0, a1 - a0 - region.shape[-2]), mode="replicate")
+                region = canvas_region(x, (a0, a1), (b0, b1), offset)
                 out = self._transform("g_a", region.contiguous(memory_format=torch.channels_last))
                 out = out.float() if out.dtype == torch.bfloat16 else out
                 if y is None:
@@ -149,18 +161,24 @@ class LicModel(nn.Module):
                     (c0 - b0) // LATENT_STRIDE : (c1 - b0) // LATENT_STRIDE]
         return y
 
-    def synthesis(self, y_hat: Tensor, height: int, width: int) -> np.ndarray:
-        """g_s of ŷ as HxWx3 uint8 pixels, tile by tile when the image is large."""
+    def synthesis(self, y_hat: Tensor, height: int, width: int, centred: bool = True) -> np.ndarray:
+        """g_s of ŷ as the image's HxWx3 uint8 pixels, cut from its canvas (canvas_offset), tile
+        by tile when the image is large."""
         pixels = np.empty((height, width, 3), dtype=np.uint8)
+        top, left = canvas_offset(height, width, centred)
         tile, margin = TILE // LATENT_STRIDE, MARGIN // LATENT_STRIDE
         for r0, r1, a0, a1 in _spans(y_hat.shape[-2], tile, margin):
             for c0, c1, b0, b1 in _spans(y_hat.shape[-1], tile, margin):
+                # The canvas pixels this tile writes that belong to the image.
+                rows = range(max(r0 * LATENT_STRIDE, top), min(r1 * LATENT_STRIDE, top + height))
+                cols = range(max(c0 * LATENT_STRIDE, left), min(c1 * LATENT_STRIDE, left + width))
+                if not rows or not cols:
+                    continue
                 x_hat = self._transform("g_s", y_hat[..., a0:a1, b0:b1].contiguous(memory_format=torch.channels_last))
-                rows = slice(r0 * LATENT_STRIDE, min(r1 * LATENT_STRIDE, height))
-                cols = slice(c0 * LATENT_STRIDE, min(c1 * LATENT_STRIDE, width))
-                top, left = (r0 - a0) * LATENT_STRIDE, (c0 - b0) * LATENT_STRIDE
-                block = x_hat[..., top : top + rows.stop - rows.start, left : left + cols.stop - cols.start]
-                pixels[rows, cols] = tensor_to_rgb(block.nan_to_num(0.0).clamp(0, 1))  # NaN: a damaged file
+                block = x_hat[..., rows.start - a0 * LATENT_STRIDE : rows.stop - a0 * LATENT_STRIDE,
+                              cols.start - b0 * LATENT_STRIDE : cols.stop - b0 * LATENT_STRIDE]
+                pixels[rows.start - top : rows.stop - top, cols.start - left : cols.stop - left] = tensor_to_rgb(
+                    block.nan_to_num(0.0).clamp(0, 1))  # NaN: a damaged file
         return pixels
 
     def _transform(self, name: str, x: Tensor) -> Tensor:

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from licodec.effort import iterations
+from licodec.latent_stream import canvas_offset
 from licodec.models.charm import Quantize, hard_quantize
 from licodec.models.codec import LATENT_STRIDE, CompressedImage, LicModel, _spans
 from licodec.precision import training_precision
@@ -107,14 +108,15 @@ def rd_lambda(lambdas: tuple[float, ...], quality: float) -> float:
 
 
 def rd_loss(model: LicModel, y_gained: Tensor, z: Tensor, target: Tensor, quality: Tensor, lam: float,
-            quantize: Quantize) -> Tensor:
+            quantize: Quantize, offset: tuple[int, int] = (0, 0)) -> Tensor:
     """bpp + λ·255²·MSE of these latents, the training loss (licodec.training.losses) of one
-    image. The target may be smaller than g_s's output (the image before its padding to ×64):
-    the padding costs bits but is never seen, so only the target's pixels count."""
+    image. The target may be smaller than g_s's output (the image without its canvas's padding,
+    `offset` pixels from its top left): the padding costs bits but is never seen, so only the
+    target's pixels count."""
     out = model.latent_codec.forward_gained(y_gained, z, quality, quantize)
-    height, width = target.shape[-2:]
+    (height, width), (top, left) = target.shape[-2:], offset
     with torch.autocast(target.device.type, dtype=torch.bfloat16, enabled=_bfloat16(target.device.type)):
-        x_hat = model.g_s(out["y_hat"])[..., :height, :width].float()
+        x_hat = model.g_s(out["y_hat"])[..., top : top + height, left : left + width].float()
     bits = sum(-torch.log2(likelihood).sum() for likelihood in out["likelihoods"].values())
     return bits / (height * width) + lam * 255**2 * torch.mean((x_hat - target) ** 2)
 
@@ -159,15 +161,18 @@ def refine(model: LicModel, x: Tensor, quality: float, schedule: Schedule,
     if schedule.iterations == 0:
         return y_gained, z
     image = x.float() / 255 if x.dtype == torch.uint8 else x.float()
+    top, left = canvas_offset(*image.shape[-2:])
     lam = rd_lambda(model.config.lambdas, quality)
     windows = _windows(y_gained.shape[-2], y_gained.shape[-1])
     done, total = 0, schedule.iterations * len(windows)
     with _frozen(model):
         for rows, cols, context_rows, context_cols in windows:
             window_progress = None if progress is None else _offset(progress, done, total)
+            target_rows, row_offset = _image_part(_pixels(context_rows), top, image.shape[-2])
+            target_cols, col_offset = _image_part(_pixels(context_cols), left, image.shape[-1])
             y_window, z_window = _refine_window(
                 model, y_gained[..., context_rows, context_cols], z[..., _z(context_rows), _z(context_cols)],
-                image[..., _pixels(context_rows), _pixels(context_cols)], q, lam, schedule, window_progress)
+                image[..., target_rows, target_cols], (row_offset, col_offset), q, lam, schedule, window_progress)
             inner_rows = slice(rows.start - context_rows.start, rows.stop - context_rows.start)
             inner_cols = slice(cols.start - context_cols.start, cols.stop - context_cols.start)
             y_gained[..., rows, cols] = y_window[..., inner_rows, inner_cols]
@@ -197,8 +202,16 @@ def _pixels(latent: slice) -> slice:
     return slice(latent.start * LATENT_STRIDE, latent.stop * LATENT_STRIDE)
 
 
-def _refine_window(model: LicModel, y_gained: Tensor, z: Tensor, target: Tensor, quality: Tensor, lam: float,
-                   schedule: Schedule, progress: ProgressCallback | None) -> tuple[Tensor, Tensor]:
+def _image_part(canvas: slice, offset: int, length: int) -> tuple[slice, int]:
+    """The image's pixels within these canvas pixels (the image starts `offset` into the
+    canvas), and how far into them it starts."""
+    start, stop = max(canvas.start - offset, 0), min(canvas.stop - offset, length)
+    return slice(start, stop), start + offset - canvas.start
+
+
+def _refine_window(model: LicModel, y_gained: Tensor, z: Tensor, target: Tensor, offset: tuple[int, int],
+                   quality: Tensor, lam: float, schedule: Schedule,
+                   progress: ProgressCallback | None) -> tuple[Tensor, Tensor]:
     """Adam on one window's latents under SGA; returns whichever of the start and the end has
     the lower hard-rounded loss, so refinement never makes the model's loss worse."""
     generator = torch.Generator(device=y_gained.device).manual_seed(schedule.seed)
@@ -207,7 +220,7 @@ def _refine_window(model: LicModel, y_gained: Tensor, z: Tensor, target: Tensor,
     optimizer = torch.optim.Adam(latents, lr=schedule.learning_rate)
     for iteration in range(schedule.iterations):
         quantize = sga_quantize(schedule.temperature(iteration), generator)
-        loss = rd_loss(model, *latents, target, quality, lam, quantize)
+        loss = rd_loss(model, *latents, target, quality, lam, quantize, offset)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -215,5 +228,5 @@ def _refine_window(model: LicModel, y_gained: Tensor, z: Tensor, target: Tensor,
             progress(iteration + 1, schedule.iterations)
     end = tuple(t.detach() for t in latents)
     with torch.no_grad():
-        losses = [rd_loss(model, *pair, target, quality, lam, hard_quantize) for pair in (start, end)]
+        losses = [rd_loss(model, *pair, target, quality, lam, hard_quantize, offset) for pair in (start, end)]
     return end if losses[1] < losses[0] else start
