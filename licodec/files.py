@@ -58,6 +58,19 @@ def _check_writable(directory: Path) -> None:
     os.unlink(probe)
 
 
+def replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """Write `path` by `write(temporary)` into a sibling file, then rename it over `path`: a kill
+    mid-write leaves the previous file (or none), never half of one. For licodec's own files
+    (weights, checkpoints, results); a user's output goes through write_output."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_output(path: str, force: bool, write: Callable[[io.BufferedIOBase], None]) -> None:
     """Write to stdout ('-') or atomically to a file: no partial file on any error."""
     if path == "-":

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from licodec.config import CodecConfig
 from licodec.errors import LicodecError, LicodecWarning
+from licodec.files import replace_atomically
 
 if TYPE_CHECKING:
     from licodec.entropy import TableSet
@@ -131,10 +132,7 @@ def save_weights(model: "LicModel", path: str | Path, name: str, provenance: dic
         "content_hash": digest,
         "provenance": json.dumps(provenance, sort_keys=True),
     }
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(state, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
+    replace_atomically(Path(path), lambda tmp: save_file(state, str(tmp), metadata=metadata))
     return digest
 
 

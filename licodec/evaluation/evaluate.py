@@ -9,6 +9,7 @@ from typing import Callable
 from licodec.effort import check_effort
 from licodec.errors import LicodecError
 from licodec.evaluation import bdrate, codecs, plots, rd
+from licodec.files import replace_atomically
 from licodec.images import list_images
 
 # Published curves drawn and compared by default, when the anchors folder has them.
@@ -44,9 +45,7 @@ def load_anchors(folder: Path | None, names: tuple[str, ...]) -> dict[str, dict]
 
 
 def _write_json(path: Path, value) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(value, indent=1) + "\n")
-    tmp.replace(path)
+    replace_atomically(path, lambda tmp: tmp.write_text(json.dumps(value, indent=1) + "\n"))
 
 
 def evaluate(dataset: Path, models: tuple[str, ...], qualities: tuple[float, ...], baselines: tuple[str, ...],

@@ -21,6 +21,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from licodec.evaluation.codecs import Codec, baseline
+from licodec.files import replace_atomically
 from licodec.metrics import ms_ssim, psnr
 
 METRICS = ("bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time")
@@ -122,9 +123,7 @@ def seed_cache(codec: Codec, images: list[Path], out: Path) -> int:
 def _store(case: Case, record: dict, cache: Path, tag: str) -> dict:
     path = case.cache_path(cache, tag)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record))
-    tmp.replace(path)  # a killed run never leaves a half-written cache entry
+    replace_atomically(path, lambda tmp: tmp.write_text(json.dumps(record)))  # never a half-written entry
     return record
 
 

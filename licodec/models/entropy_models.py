@@ -14,11 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from licodec.entropy import TAIL_MASS  # the mass the coder's tables leave out: one definition
 from licodec.format_tables import SCALE_BOUND  # smallest σ; also the first entry of the coder's scale table
 from licodec.models.layers import lower_bound
 
 LIKELIHOOD_BOUND = 1e-9
-TAIL_MASS = 1e-9
 
 
 def gaussian_likelihood(y: Tensor, scales: Tensor, means: Tensor) -> Tensor:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -26,6 +25,7 @@ from tqdm import tqdm
 
 from licodec.config import MSE_LAMBDAS, MSSSIM_LAMBDAS, CodecConfig, get_config
 from licodec.errors import LicodecError
+from licodec.files import replace_atomically
 from licodec.models import LicModel
 from licodec.models.charm import batch_noise, per_sample_noise
 from licodec.models.codec import PAD_MULTIPLE
@@ -286,9 +286,7 @@ def _save_checkpoint(path: Path, session: Session, step: int, seconds: float) ->
     }
     if session.ema is not None:
         state["ema"] = session.ema.state_dict()
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)  # a kill during the save leaves the previous checkpoint intact
+    replace_atomically(path, lambda tmp: torch.save(state, tmp))  # a kill leaves the previous checkpoint
 
 
 def _load_checkpoint(path: Path, trainee: Trainee, optimizer, aux_optimizer, sampler: CropSampler,
