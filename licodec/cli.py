@@ -23,6 +23,7 @@ from licodec.files import check_output, read_input, write_output
 from licodec.cli_params import (PixelCount, check_quality, check_size, complete_files, complete_models,
                                  usage_check)
 from licodec.threads import chosen_threads, prepare_openmp
+from licodec.weights import SHIPPED
 
 QUALITY_HELP = "quality level 1 (smallest) to 8 (best); fractions such as 3.5 interpolate"
 
@@ -330,7 +331,7 @@ def compare(reference: str, decoded: str) -> None:
 
 @main.command(name="eval")
 @click.argument("dataset", type=click.Path(exists=True, file_okay=False))
-@click.option("--model", "models", multiple=True, default=("student", "teacher"), show_default=True,
+@click.option("--model", "models", multiple=True, default=SHIPPED, show_default=True,
               help="student, teacher or a .safetensors path; repeat for several")
 @click.option("--quality", default="1,2,4,6,8", show_default=True, help="levels: a range 1..8 or a list 1,4,8")
 @click.option("--baselines", default="jpeg,jpeg444,webp,avif,heif,jxl", show_default=True,
@@ -358,7 +359,7 @@ def evaluate(dataset: str, models: tuple[str, ...], quality: str, baselines: str
 
 @main.command()
 @click.option("--model", "models", multiple=True,
-              default=("student", "teacher", "feds-student", "feds-teacher"), show_default=True,
+              default=(*SHIPPED, "feds-student", "feds-teacher"), show_default=True,
               help="shipped model, .safetensors path, or feds-student / feds-teacher (random weights, paper size)")
 @click.option("--image", type=click.Path(exists=True, dir_okay=False), required=True)
 @click.option("--sizes", default="768x512", show_default=True, help="comma-separated WxH; the image is resized")

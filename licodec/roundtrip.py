@@ -22,7 +22,7 @@ from licodec.images import open_image
 from licodec.metrics import psnr
 from licodec.models.codec import pad_image, rgb_to_tensor
 from licodec.images import list_images
-from licodec.weights import load_model, resolve
+from licodec.weights import SHIPPED, load_model, resolve
 
 RATE_TOLERANCE = 0.01
 
@@ -59,7 +59,7 @@ def _kept_rows(path: Path, models: tuple[str, ...]) -> list[dict]:
 @click.command()
 @click.argument("dataset", type=click.Path(exists=True, file_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False))
-@click.option("--model", "models", multiple=True, default=("student", "teacher"), show_default=True)
+@click.option("--model", "models", multiple=True, default=SHIPPED, show_default=True)
 @click.option("--quality", "qualities", multiple=True, type=float, default=(1, 4, 8), show_default=True)
 def main(dataset: str, output: str, models: tuple[str, ...], qualities: tuple[float, ...]) -> None:
     torch.set_num_threads(2)

@@ -31,20 +31,13 @@ from licodec.errors import LicodecError
 from licodec.evaluation import codecs
 from licodec.images import PNG_COMPRESS_LEVEL
 from licodec.models import LicModel
-from licodec.models.codec import pad_image, rgb_to_tensor
+from licodec.models.codec import PARTS, pad_image, part_sizes, rgb_to_tensor
 from licodec.models.fused import transform_kernels
 from licodec.precision import transform_precision
-from licodec.weights import load_model, read_info, resolve, save_weights
+from licodec.weights import SHIPPED, load_model, read_info, resolve, save_weights
 
 # The FEDS paper's parameter counts (Fu et al. 2025, Table 1).
 PAPER_PARAMETERS = {"feds-teacher": 95.43e6, "feds-student": 35.34e6}
-PARTS = {
-    "g_a": ("g_a",),
-    "g_s": ("g_s",),
-    "hyperprior": ("latent_codec.h_a", "latent_codec.h_mean_s", "latent_codec.h_scale_s", "latent_codec.prior",
-                   "latent_codec.z_gain"),
-    "charm": ("latent_codec.cc_mean", "latent_codec.cc_scale", "latent_codec.lrp", "latent_codec.y_gain"),
-}
 COMPRESSAI_MODELS = ("mbt2018-mean", "cheng2020-anchor", "elic2022-chandelier")
 
 
@@ -59,10 +52,7 @@ def median_time(run: Callable[[], object], repeats: int) -> float:
 
 
 def parameters(model: torch.nn.Module) -> dict[str, int]:
-    counts = {"total": sum(p.numel() for p in model.parameters())}
-    for part, prefixes in PARTS.items():
-        counts[part] = sum(p.numel() for n, p in model.named_parameters() if n.startswith(prefixes))
-    return counts
+    return {"total": sum(p.numel() for p in model.parameters()), **part_sizes(model)}
 
 
 MAC_CROP = 512  # convolutions cost the same per pixel at any size: count on a crop, not 12 MP
@@ -214,7 +204,7 @@ def import_torch_start(python: str) -> dict:
 
 def weights_for(name: str, folder: Path) -> Path:
     """Shipped weights, a weights file, or (feds-*) a random-init file at the paper's size."""
-    if name in ("student", "teacher") or name.endswith(".safetensors"):
+    if name in SHIPPED or name.endswith(".safetensors"):
         return resolve(name).path
     path = folder / f"{name}.safetensors"
     torch.manual_seed(0)

@@ -104,10 +104,10 @@ def learned(model: str, qualities: tuple[float, ...], effort: int = 0) -> Codec:
     from licodec import api
     from licodec.models.fused import transform_kernels
     from licodec.precision import transform_precision
-    from licodec.weights import resolve
+    from licodec.weights import SHIPPED, resolve
 
     info = resolve(model)
-    name = f"licodec-{info.name}" if model in ("student", "teacher") else f"licodec-{info.path.stem}"
+    name = f"licodec-{info.name}" if model in SHIPPED else f"licodec-{info.path.stem}"
     description = f"licodec {info.name} ({info.path.name}, model id {info.model_id.hex()})"
     meta = {"weights": info.path.name, "content_hash": info.content_hash,
             "precision": transform_precision(), "kernels": transform_kernels()}

@@ -1,25 +1,19 @@
-"""`python -m licodec.models`: parameter counts of every named architecture, per part."""
+"""`python -m licodec.models`: parameter counts of every named architecture, per part (PARTS)."""
 from __future__ import annotations
-
-from torch import nn
 
 from licodec.config import CONFIGS
 from licodec.models import LicModel
-
-
-def _millions(*modules: nn.Module) -> str:
-    return f"{sum(p.numel() for m in modules for p in m.parameters()) / 1e6:.2f}"
+from licodec.models.codec import PARTS, part_sizes
 
 
 def main() -> None:
-    print("| architecture | total (M) | g_a | g_s | hyperprior | ChARM slices | gains |")
-    print("|---|---|---|---|---|---|---|")
+    print("| architecture | total (M) | " + " | ".join(PARTS) + " |")
+    print("|---|---|" + "---|" * len(PARTS))
     for name, config in CONFIGS.items():
         model = LicModel(config)
-        codec = model.latent_codec
-        print(f"| {name} | {_millions(model)} | {_millions(model.g_a)} | {_millions(model.g_s)} | "
-              f"{_millions(codec.h_a, codec.h_mean_s, codec.h_scale_s, codec.prior)} | "
-              f"{_millions(codec.cc_mean, codec.cc_scale, codec.lrp)} | {_millions(codec.y_gain, codec.z_gain)} |")
+        sizes = part_sizes(model)
+        total = sum(p.numel() for p in model.parameters())
+        print(f"| {name} | {total / 1e6:.2f} | " + " | ".join(f"{sizes[part] / 1e6:.2f}" for part in PARTS) + " |")
 
 
 if __name__ == "__main__":

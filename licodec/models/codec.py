@@ -28,6 +28,24 @@ TILE = 1024
 MARGIN = 128
 
 
+# A model's parts, by parameter-name prefix: what `licodec bench` and `python -m licodec.models`
+# count, and what SMoDi trains in turn (licodec.training.distill). Each gain unit belongs with the
+# latent it scales.
+PARTS: dict[str, tuple[str, ...]] = {
+    "g_a": ("g_a",),
+    "g_s": ("g_s",),
+    "hyperprior": ("latent_codec.h_a", "latent_codec.h_mean_s", "latent_codec.h_scale_s", "latent_codec.prior",
+                   "latent_codec.z_gain"),
+    "charm": ("latent_codec.cc_mean", "latent_codec.cc_scale", "latent_codec.lrp", "latent_codec.y_gain"),
+}
+
+
+def part_sizes(model: nn.Module) -> dict[str, int]:
+    """Parameters per part (PARTS) of a licodec model."""
+    return {part: sum(p.numel() for name, p in model.named_parameters() if name.startswith(prefixes))
+            for part, prefixes in PARTS.items()}
+
+
 @dataclass
 class CompressedImage:
     data: bytes

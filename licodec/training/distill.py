@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from licodec.config import CodecConfig
+from licodec.models.codec import PARTS
 
 
 def channel_entropy(y_likelihoods: Tensor) -> Tensor:
@@ -157,9 +158,8 @@ class Feds(nn.Module):
 SMODI_PARTS: tuple[tuple[str, ...], ...] = (
     *((f"g_a.stages.{i}",) for i in range(4)),
     *((f"g_s.stages.{i}",) for i in range(4)),
-    ("latent_codec.h_a", "latent_codec.h_mean_s", "latent_codec.h_scale_s", "latent_codec.prior",
-     "latent_codec.z_gain"),
-    ("latent_codec.cc_mean", "latent_codec.cc_scale", "latent_codec.lrp", "latent_codec.y_gain"),
+    PARTS["hyperprior"],
+    PARTS["charm"],
 )
 
 
