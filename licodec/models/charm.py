@@ -13,13 +13,24 @@ rounding for what later slices and g_s see (Minnen & Singh's "mixed" scheme).
 Coding is exact by construction: from the z symbols to μ, the σ index and the LRP-corrected ŷ,
 encoder and decoder run integer networks (licodec.models.exact) that give the same integers on
 any machine; docs/format.md says what this guarantees.
+
+The coder's tables, from training to coding:
+    1. train: the factorized prior's CDF networks learn (and aux_loss fits their tails);
+    2. refresh_tables(): the z tables (PMFs between the 10⁻⁹ tails) and the integer z inverse
+       gains, computed once from the weights as stored;
+    3. coder_tensors(): stored in the weights file as `coder.*` (licodec.weights), part of the
+       content hash, so of the model id in every file;
+    4. load_coder_tensors(): a decoder reads them back, never recomputes them (libm differs by
+       machine);
+    5. compress / decompress: the z symbols through those tables, the y slices through the
+       integer networks (exact_parameters()) and the format's Gaussian tables.
 """
 from __future__ import annotations
 
 import contextvars
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -125,7 +136,7 @@ class GainUnits(nn.Module):
         self.log_gain = nn.Parameter(init_log_gain[:, None].repeat(1, channels).clone())
         self.log_inverse = nn.Parameter(-init_log_gain[:, None].repeat(1, channels).clone())
 
-    def _interpolate(self, table: Tensor, quality: Tensor) -> Tensor:
+    def interpolate(self, table: Tensor, quality: Tensor) -> Tensor:
         levels = table.shape[0]
         position = (quality.to(table.dtype) - 1).clamp(0, levels - 1)
         low = position.floor().long().clamp(max=levels - 2)
@@ -134,10 +145,10 @@ class GainUnits(nn.Module):
         return torch.exp(log_gain)[:, :, None, None]
 
     def gain(self, quality: Tensor) -> Tensor:
-        return self._interpolate(self.log_gain, quality)
+        return self.interpolate(self.log_gain, quality)
 
     def inverse(self, quality: Tensor) -> Tensor:
-        return self._interpolate(self.log_inverse, quality)
+        return self.interpolate(self.log_inverse, quality)
 
 
 @dataclass
@@ -148,6 +159,10 @@ class LatentStreams:
 
 
 class ChARMLatentCodec(nn.Module):
+    """y ↔ ŷ and one rANS stream, as the module docstring draws it: `forward` for training
+    (noise or rounding through `quantize`), `compress` / `decompress` for files, through an
+    EntropyParameters (exact integers for files, float for measuring what exactness costs)."""
+
     def __init__(self, config: CodecConfig) -> None:
         super().__init__()
         m, n, nz, s = config.M, config.N, config.hyper_channels, config.slices
@@ -158,9 +173,9 @@ class ChARMLatentCodec(nn.Module):
         self.h_scale_s = nn.Sequential(conv(nz, n), nn.GELU(), subpel_conv(n, n), nn.GELU(), subpel_conv(n, m))
         self.prior = FactorizedPrior(nz)
         sc, hidden = config.slice_channels, config.slice_hidden
-        self.cc_mean = nn.ModuleList(_slice_transform(m + sc * self._support(i), hidden, sc) for i in range(s))
-        self.cc_scale = nn.ModuleList(_slice_transform(m + sc * self._support(i), hidden, sc) for i in range(s))
-        self.lrp = nn.ModuleList(_slice_transform(m + sc * (self._support(i) + 1), hidden, sc) for i in range(s))
+        self.cc_mean = nn.ModuleList(_slice_transform(m + sc * self.support_slices(i), hidden, sc) for i in range(s))
+        self.cc_scale = nn.ModuleList(_slice_transform(m + sc * self.support_slices(i), hidden, sc) for i in range(s))
+        self.lrp = nn.ModuleList(_slice_transform(m + sc * (self.support_slices(i) + 1), hidden, sc) for i in range(s))
         lambdas = torch.tensor(config.lambdas)
         # Optimal quantiser step ∝ 1/sqrt(λ) at high rate: start the gains there.
         self.y_gain = GainUnits(config.levels, m, 0.5 * torch.log(lambdas / lambdas[config.levels // 2]))
@@ -171,20 +186,20 @@ class ChARMLatentCodec(nn.Module):
         self.register_buffer("scale_boundaries", torch.sqrt(table[:-1] * table[1:]).float(), persistent=False)
         self._coder_state: CoderState | None = None
 
-    def _support(self, i: int) -> int:
+    def support_slices(self, i: int) -> int:
         return i if self.max_support < 0 else min(i, self.max_support)
 
-    def _slice_parameters(self, i: int, side: tuple[Tensor, Tensor], decoded: list[Tensor]):
-        support = decoded[: self._support(i)]
+    def slice_parameters_float(self, i: int, side: tuple[Tensor, Tensor], decoded: list[Tensor]):
+        support = decoded[: self.support_slices(i)]
         mean_support = torch.cat([side[0], *support], dim=1)
         mean = self.cc_mean[i](mean_support)
         scale = self.cc_scale[i](torch.cat([side[1], *support], dim=1))
         return mean, scale, mean_support
 
-    def _lrp(self, i: int, mean_support: Tensor, y_hat_slice: Tensor) -> Tensor:
+    def lrp_correction(self, i: int, mean_support: Tensor, y_hat_slice: Tensor) -> Tensor:
         return 0.5 * torch.tanh(self.lrp[i](torch.cat([mean_support, y_hat_slice], dim=1)))
 
-    def _side(self, z_hat: Tensor) -> tuple[Tensor, Tensor]:
+    def side_float(self, z_hat: Tensor) -> tuple[Tensor, Tensor]:
         return self.h_mean_s(z_hat), self.h_scale_s(z_hat)
 
     def gained_latents(self, y: Tensor, quality: Tensor) -> tuple[Tensor, Tensor]:
@@ -202,13 +217,13 @@ class ChARMLatentCodec(nn.Module):
         quantize = quantize or (mixed_quantize if self.training else hard_quantize)
         z_relaxed, z_hat = quantize(z, self.prior.medians().view(1, -1, 1, 1))
         z_likelihood = self.prior.likelihood(z_relaxed)
-        side = self._side(z_hat * self.z_gain.inverse(quality))
+        side = self.side_float(z_hat * self.z_gain.inverse(quality))
         decoded, likelihoods, means, scales = [], [], [], []
         for i, y_slice in enumerate(y_gained.chunk(self.slices, dim=1)):
-            mean, scale, mean_support = self._slice_parameters(i, side, decoded)
+            mean, scale, mean_support = self.slice_parameters_float(i, side, decoded)
             y_relaxed, y_hat_slice = quantize(y_slice, mean)
             likelihoods.append(gaussian_likelihood(y_relaxed, scale, mean))
-            decoded.append(y_hat_slice + self._lrp(i, mean_support, y_hat_slice))
+            decoded.append(y_hat_slice + self.lrp_correction(i, mean_support, y_hat_slice))
             means.append(mean)
             scales.append(scale)
         y_hat = torch.cat(decoded, dim=1) * self.y_gain.inverse(quality)
@@ -288,7 +303,7 @@ class ChARMLatentCodec(nn.Module):
         writer.write(z_symbols.cpu().numpy(), self._z_table_index(z.shape), self.z_tables())
         digest = z_digest = _crc(z_symbols, digest)
         _record(trace, z_symbols)
-        parameters = self.exact_parameters() if exact else FloatEntropyParameters(self)
+        parameters: EntropyParameters = self.exact_parameters() if exact else FloatEntropyParameters(self)
         side = parameters.side(z_symbols, quality)
         decoded: list[Tensor] = []
         for i, y_slice in enumerate(y_gained.chunk(self.slices, dim=1)):
@@ -358,6 +373,22 @@ class CoderState:
     exact: ExactEntropyParameters | None = None
 
 
+class EntropyParameters(Protocol):
+    """What the coding loops ask of the entropy-parameter networks, in integer units (side and ŷ
+    × 2^-10, μ × 2^-8): ExactEntropyParameters (licodec.models.exact, what files use) and
+    FloatEntropyParameters (the float reference) both implement it."""
+
+    def side(self, z_symbols: Tensor, quality: float) -> tuple[Tensor, Tensor]:
+        """h_mean_s and h_scale_s of the decoded z."""
+
+    def slice_parameters(self, i: int, side: tuple[Tensor, Tensor],
+                         decoded: list[Tensor]) -> tuple[Tensor, np.ndarray, Tensor]:
+        """Slice i's μ, σ table index and the support its LRP needs, from side and earlier slices."""
+
+    def reconstruct(self, i: int, symbols: Tensor, mean: Tensor, support: Tensor) -> Tensor:
+        """Slice i's ŷ from its symbols: symbol + μ + LRP."""
+
+
 class FloatEntropyParameters:
     """The float networks behind the same interface and units as ExactEntropyParameters (μ × 2^-8,
     ŷ × 2^-10), μ and ŷ rounded to those grids: the reference path (`compress(exact=False)`)."""
@@ -368,14 +399,14 @@ class FloatEntropyParameters:
     def side(self, z_symbols: Tensor, quality: float) -> tuple[Tensor, Tensor]:
         q = torch.tensor([quality], device=z_symbols.device)
         z_hat = (z_symbols + self.codec.prior.medians().view(1, -1, 1, 1)) * self.codec.z_gain.inverse(q)
-        return self.codec._side(z_hat)
+        return self.codec.side_float(z_hat)
 
     def slice_parameters(self, i: int, side: tuple[Tensor, Tensor], decoded: list[Tensor]):
         real = [d.to(side[0]) * 2.0**-ACTIVATION_BITS for d in decoded]
-        mean, scale, support = self.codec._slice_parameters(i, side, real)
+        mean, scale, support = self.codec.slice_parameters_float(i, side, real)
         return torch.round(mean * 2.0**MEAN_BITS).cpu().double(), self.codec._scale_index(scale), support
 
     def reconstruct(self, i: int, symbols: Tensor, mean: Tensor, support: Tensor) -> Tensor:
         y_hat = (symbols.double() + mean * 2.0**-MEAN_BITS).to(support)
-        y_hat = y_hat + self.codec._lrp(i, support, y_hat)
+        y_hat = y_hat + self.codec.lrp_correction(i, support, y_hat)
         return torch.round(y_hat.double().cpu() * 2.0**MEAN_BITS) * 2.0 ** (ACTIVATION_BITS - MEAN_BITS)

@@ -93,6 +93,11 @@ def pad_image(x: Tensor) -> Tensor:
 
 
 class LicModel(nn.Module):
+    """The codec model, as the module docstring draws it: `forward` for training (g_a, the
+    latent codec's relaxed forward, g_s), `compress` / `decompress` for files (the image in its
+    canvas, tiled g_a and g_s, the latent codec's exact coding). Inference settings (precision,
+    fused kernels) are chosen by `for_inference`."""
+
     def __init__(self, config: CodecConfig) -> None:
         super().__init__()
         self.config = config

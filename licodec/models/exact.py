@@ -250,7 +250,7 @@ def z_inverse_gain_table(z_gain: nn.Module) -> np.ndarray:
     levels = z_gain.log_gain.shape[0]
     quality = 1 + torch.arange((levels - 1) * QUALITY_STEPS + 1, dtype=torch.float64) / QUALITY_STEPS
     with torch.no_grad():
-        inverse = z_gain._interpolate(z_gain.log_inverse.detach().double().cpu(), quality)[:, :, 0, 0]
+        inverse = z_gain.interpolate(z_gain.log_inverse.detach().double().cpu(), quality)[:, :, 0, 0]
     return torch.round(inverse * 2.0**GAIN_BITS).clamp(1, 2.0**26).to(torch.int64).numpy()
 
 
@@ -265,7 +265,7 @@ class ExactEntropyParameters:
         self.cc_mean = [integer_network(t, output_bits=MEAN_BITS) for t in codec.cc_mean]
         self.cc_scale = [integer_network(t) for t in codec.cc_scale]
         self.lrp = [integer_network(t) for t in codec.lrp]
-        self.support = [codec._support(i) for i in range(codec.slices)]
+        self.support = [codec.support_slices(i) for i in range(codec.slices)]
         medians = codec.prior.medians().detach().double().cpu()
         self.medians = torch.round(torch.ldexp(medians, torch.tensor(ACTIVATION_BITS))).view(1, -1, 1, 1)
         self.z_inverse_gain = torch.from_numpy(np.asarray(z_inverse_gain, dtype=np.float64))
