@@ -81,8 +81,8 @@ def _batch_options(command):
         click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(min=1),
                      help="worker processes, each loading the model once"),
         click.option("--threads", type=click.IntRange(min=1), default=None,
-                     help="threads per worker [default: $OMP_NUM_THREADS, else the CPUs other work leaves free "
-                          "now, shared among the workers]"),
+                     help="threads per worker [default: $OMP_NUM_THREADS, else the CPUs this process may use, "
+                          "shared among the workers]"),
         click.option("--quiet", is_flag=True, help="print errors only (no warnings, progress or summary)"),
         click.option("-v", "--verbose", is_flag=True, help="a line per file"),
         click.option("-f", "--force", is_flag=True, help="overwrite outputs that exist"),

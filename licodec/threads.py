@@ -1,19 +1,17 @@
-"""How many threads the networks get: what suits the machine as it is now (torch-free).
+"""How many threads the networks get, and how they wait (torch-free).
 
-The CLI decides before torch loads: OpenMP's threads then wait passively (they sleep instead of
-spinning when they run out of work, which on a busy machine burns the cores another job needs),
-and each process takes the CPUs it may run on that other work is not using this moment, shared
-among its workers. On an idle 2-core machine that is 2; beside another busy 2-thread job, 1.
+The CLI decides before torch loads: OpenMP's threads wait passively (they sleep instead of
+spinning when they run out of work; spinning burns the cores another job needs, and on a busy
+machine made a 4-file batch 2× slower), and each process takes the CPUs it may run on, shared
+among its workers. Measured against one thread and against the spinning default, idle and
+beside another busy 2-thread job: results/threads/under-load.md (scripts/threads_under_load.py).
 """
 from __future__ import annotations
 
 import os
 import sys
-import time
-from pathlib import Path
 
 WAIT_POLICY = ("OMP_WAIT_POLICY", "PASSIVE")
-_SAMPLES = 5  # of the kernel's count of runnable threads, 2 ms apart: one sample can be a blip
 
 
 def usable_cpus() -> int:
@@ -23,24 +21,10 @@ def usable_cpus() -> int:
     return os.cpu_count() or 1
 
 
-def busy_cpus() -> int:
-    """Threads of other work running or ready to run now: /proc/loadavg's runnable count (this
-    thread not included), the median of a few samples; the 1-minute load average elsewhere."""
-    path = Path("/proc/loadavg")
-    if not path.exists():
-        return int(os.getloadavg()[0]) if hasattr(os, "getloadavg") else 0
-    samples = []
-    for _ in range(_SAMPLES):
-        runnable = int(path.read_text().split()[3].split("/")[0])
-        samples.append(max(0, runnable - 1))
-        time.sleep(0.002)
-    return sorted(samples)[len(samples) // 2]
-
-
 def default_threads(workers: int = 1) -> int:
-    """Threads per worker: the usable CPUs that other work leaves free now, shared among workers."""
-    free = max(1, usable_cpus() - busy_cpus())
-    return max(1, free // max(1, workers))
+    """Threads per worker: the usable CPUs shared among the workers. Busy CPUs are not left out:
+    beside another 2-thread job, 2 passive threads still beat 1 (results/threads/under-load.md)."""
+    return max(1, usable_cpus() // max(1, workers))
 
 
 def chosen_threads(threads: int | None, workers: int = 1) -> int:

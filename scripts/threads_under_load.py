@@ -5,7 +5,8 @@ default threads against fixed settings, in one run (fresh processes, medians of 
 
 Run it on an otherwise idle machine: the "loaded" rows start their own load, a 2-thread torch
 matrix-multiply job at normal priority, for their duration. "before" is licodec as it was:
-torch's own thread count (the cores) with libgomp's default waiting (spinning first).
+torch's own thread count (the cores) with libgomp's default waiting (spinning first; an empty
+OMP_WAIT_POLICY keeps licodec from choosing, and libgomp says it ignores it).
 """
 from __future__ import annotations
 
