@@ -139,7 +139,9 @@ def test_ctrl_c_during_a_long_encode_leaves_no_file(tiny_weights, tmp_path):
     Image.fromarray(np.array(kodak_image(23))).save(image)
     out = tmp_path / "big.lic"
     process = subprocess.Popen([sys.executable, "-m", "licodec", "encode", str(image), "-o", str(out),
-                                "-e", str(MAX_EFFORT)], stderr=subprocess.PIPE, text=True, env=os.environ)
+                                "-e", str(MAX_EFFORT)], stderr=subprocess.PIPE, text=True, env=os.environ,
+                               # a test run started in the background inherits SIGINT ignored: undo it
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(15)  # torch loaded, refinement under way (8 s was too short on a busy machine)
     assert process.poll() is None
     process.send_signal(signal.SIGINT)
