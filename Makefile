@@ -59,7 +59,7 @@ test: $(TEST_VENV)/.installed
 # (SWEEP_MODELS="--model student" re-sweeps one model and keeps the other's rows).
 SWEEP_MODELS ?= --model student --model teacher
 sweep: install
-	$(VENV)/bin/python -m licodec.roundtrip $(SHARED)/data/kodak -o results/roundtrip $(SWEEP_MODELS)
+	$(VENV)/bin/python -m licodec.checks.roundtrip $(SHARED)/data/kodak -o results/roundtrip $(SWEEP_MODELS)
 
 # RD on Kodak (real files) for the shipped models and the baselines, against the published
 # anchors; resumable (results/kodak/cache). Then README's results section is regenerated.
@@ -109,10 +109,10 @@ bench-train: install
 EFFORT ?= 0
 check-determinism: $(TEST_VENV)/.installed
 ifeq ($(EFFORT),0)
-	$(TEST_VENV)/bin/python -m licodec.determinism $(SHARED)/data/kodak --model student \
+	$(TEST_VENV)/bin/python -m licodec.checks.determinism $(SHARED)/data/kodak --model student \
 		-o results/determinism/kodak-student.json
 else
-	$(TEST_VENV)/bin/python -m licodec.determinism $(SHARED)/data/kodak --model student --effort $(EFFORT) \
+	$(TEST_VENV)/bin/python -m licodec.checks.determinism $(SHARED)/data/kodak --model student --effort $(EFFORT) \
 		--images 3 -o results/determinism/kodak-student-effort$(EFFORT).json
 endif
 

@@ -155,7 +155,7 @@ def _encode_image(settings: EncodeSettings, image, outcome: Outcome,
     if settings.target is None:
         lic = api.encode(image, quality=settings.quality, model=settings.model, device=settings.device,
                          keep_metadata=settings.keep_metadata, effort=settings.effort, progress=progress)
-        quality = container.read_header(lic)[0].quality
+        quality = container.quantize_quality(float(settings.quality))  # what api.encode coded
         if quality != float(settings.quality):
             outcome.notes.append(f"coded at quality {quality:g} (qualities are steps of 1/32)")
         return lic, quality

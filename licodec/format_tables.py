@@ -7,7 +7,7 @@ may differ in the last bit between platforms, and one such bit may change a quan
 probability or a rounding. So the Gaussian tables, the scale-index thresholds and the lookup
 tables of the integer networks (GELU, ½·tanh; `licodec.models.exact`) are computed once, here,
 and shipped. docs/format.md names the file's SHA-256: changing it is a format change.
-Torch-free, like `licodec.entropy`.
+Torch-free, like `licodec.rans`.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from licodec.entropy import TableSet, gaussian_tables
+from licodec.rans import TableSet, gaussian_tables
 
 PATH = Path(__file__).resolve().parent / "data" / "format_tables.npz"
 

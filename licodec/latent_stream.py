@@ -12,8 +12,8 @@ import zlib
 
 import numpy as np
 
-from licodec.entropy import StreamReader, TableSet, shortest_stream_bits
 from licodec.errors import LicodecError
+from licodec.rans import StreamReader, TableSet, shortest_stream_bits
 
 PAD_MULTIPLE = 64  # images are padded to it: 4 stride-2 steps in g_a and 2 more in h_a
 MISMATCH = "decoding mismatch: the decoded latents differ from the encoder's (see docs/format.md)"
@@ -24,6 +24,12 @@ def latent_shape(height: int, width: int) -> tuple[int, int]:
     return -(-height // PAD_MULTIPLE), -(-width // PAD_MULTIPLE)
 
 
+def canvas_size(height: int, width: int) -> tuple[int, int]:
+    """(rows, columns) of the canvas an image is coded in: its size rounded up to ×64."""
+    rows, cols = latent_shape(height, width)
+    return PAD_MULTIPLE * rows, PAD_MULTIPLE * cols
+
+
 def canvas_offset(height: int, width: int, centred: bool = True) -> tuple[int, int]:
     """(rows, columns) before the image in its canvas, padded to ×64 by replicating its edges:
     centred (format 3), so that the canvas's borders, where g_s's zero padding makes its worst
@@ -31,8 +37,8 @@ def canvas_offset(height: int, width: int, centred: bool = True) -> tuple[int, i
     in format 2 files."""
     if not centred:
         return 0, 0
-    rows, cols = latent_shape(height, width)
-    return (PAD_MULTIPLE * rows - height) // 2, (PAD_MULTIPLE * cols - width) // 2
+    rows, cols = canvas_size(height, width)
+    return (rows - height) // 2, (cols - width) // 2
 
 
 def z_table_index(channels: int, z_shape: tuple[int, int]) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 bfloat16 where the CPU has AMX tiles (Intel Sapphire Rapids and later): oneDNN's bfloat16
 convolutions ran the student's g_a 2.2× and g_s 2.8× faster than float32 on such a CPU, for
-+0.26 % BD-rate on Kodak (scripts/precision_cost.py, results/robustness/precision-cost-student.md). Elsewhere bfloat16 convolutions
++0.26 % BD-rate on Kodak (scripts/precision_cost.py, results/precision/precision-cost-student.md). Elsewhere bfloat16 convolutions
 are emulated or less proven, so float32 stays. g_a only chooses the symbols and g_s only the
 pixels (docs/format.md), so every file still decodes on every machine; the pixels of one file
 may differ by a level or two between a bfloat16 and a float32 decoder.

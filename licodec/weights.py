@@ -23,7 +23,7 @@ from licodec.errors import LicodecError, LicodecWarning
 from licodec.files import replace_atomically
 
 if TYPE_CHECKING:
-    from licodec.entropy import TableSet
+    from licodec.rans import TableSet
     from licodec.models import LicModel
 
 FORMAT = "licodec-weights/1"

@@ -27,7 +27,7 @@ def main() -> None:
     torch.set_num_threads(2)
     images = load_images(args.images, args.limit)
     a, b = (validate(load_model(read_info(path)), images, ALL_LEVELS) for path in (args.a, args.b))
-    print(f"| quality | bpp A | bpp B | B / A | PSNR A | PSNR B | B − A (dB) |\n|---|---|---|---|---|---|---|")
+    print("| quality | bpp A | bpp B | B / A | PSNR A | PSNR B | B − A (dB) |\n|---|---|---|---|---|---|---|")
     for q in a:
         print(f"| {q} | {a[q]['bpp']:.4f} | {b[q]['bpp']:.4f} | {b[q]['bpp'] / a[q]['bpp']:.4f} | "
               f"{a[q]['psnr']:.3f} | {b[q]['psnr']:.3f} | {b[q]['psnr'] - a[q]['psnr']:+.3f} |")

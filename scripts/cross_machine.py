@@ -5,7 +5,7 @@
 
 `write` codes each image at each --quality with the model's exact path and stores, per file, the
 stream, its size, quality and digest, and a SHA-256 of the encoder's trace (the z symbols and,
-per slice, μ, the σ indexes, the symbols and ŷ: licodec.determinism's comparison). `check`
+per slice, μ, the σ indexes, the symbols and ŷ: licodec.checks.determinism's comparison). `check`
 decodes every stream on its own device and compares the trace's hash: any difference is a
 mismatch, and the exit status is 1. (`make check-determinism` varies the kernels on one machine;
 this carries the files to another.)

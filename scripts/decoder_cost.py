@@ -29,11 +29,11 @@ from PIL import Image
 import licodec
 from licodec import container
 from licodec.api import _model
-from licodec.entropy import StreamWriter
 from licodec.format_tables import gaussian_table_set
 from licodec.models.charm import _crc
 from licodec.latent_stream import latent_shape
 from licodec.images import list_images
+from licodec.rans import StreamWriter
 from licodec.weights import resolve
 
 SHARED = Path(os.environ.get("LICODEC_SHARED", "../shared"))

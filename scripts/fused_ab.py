@@ -37,7 +37,7 @@ def main() -> None:
         y_hat = torch.round(net.analysis(x))  # a stand-in for ŷ: the same input for both
         for round_ in range(args.repeats + 1):  # the first round warms up and is dropped
             for kernels in times:
-                net.fuse_transforms = kernels == "fused"
+                net.engine.fused = kernels == "fused"
                 began = time.perf_counter()
                 net.analysis(x)
                 middle = time.perf_counter()
@@ -46,7 +46,7 @@ def main() -> None:
                     times[kernels]["g_a"].append(middle - began)
                     times[kernels]["g_s"].append(time.perf_counter() - middle)
     print(f"{image.width}x{image.height}, {args.threads} threads, g_a/g_s in "
-          f"{'bfloat16' if net.bfloat16_transforms else 'float32'}, median of {args.repeats}:")
+          f"{'bfloat16' if net.engine.bfloat16 else 'float32'}, median of {args.repeats}:")
     for kernels, spent in times.items():
         print(f"  {kernels}: g_a {statistics.median(spent['g_a']):.3f} s, g_s {statistics.median(spent['g_s']):.3f} s")
     for stage in ("g_a", "g_s"):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One lent GPU (15 minutes of device time in all), unattended; run on the GPU machine, from the
-# repository root, with .whl and data-local carried (scripts/gpu-prepare.sh makes both here).
+# repository root, with .whl and data-local carried (scripts/gpu_prepare.sh makes both here).
 #   scripts/gpu_train.sh stage            add the carried data-local/<folder> photos to the machine's
 #                                         copy (a set too large for one 64 MiB transfer comes in two)
 #   scripts/gpu_train.sh start MINUTES    stage, install the wheels, cross-check determinism (< 1 min),
@@ -35,7 +35,7 @@ stage() {
 # Encode 6 Kodak images at q 1/4/8 on the GPU (decoded on the CPU at home), and decode here the
 # streams the CPU encoded at home (data-local/cross/cpu): the guarantee's first run on a GPU.
 cross() {
-    [ -d data-local/cross/images ] || { echo "cross-check: no data-local/cross (scripts/gpu-prepare.sh)"; return 0; }
+    [ -d data-local/cross/images ] || { echo "cross-check: no data-local/cross (scripts/gpu_prepare.sh)"; return 0; }
     timeout 120 python3 scripts/cross_machine.py write data-local/cross/images/*.png -o /tmp/cross-gpu \
         --device cuda || echo "cross-check write failed"
     timeout 60 python3 scripts/cross_machine.py check data-local/cross/cpu --device cuda \

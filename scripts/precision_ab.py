@@ -1,6 +1,6 @@
 """The float32 / bfloat16 training A/B: does bfloat16 learn as much per crop?
 
-    python scripts/precision_ab.py --reference weights/student-leg4-log.jsonl:2986 \
+    python scripts/precision_ab.py --reference results/training/student/logs/student-leg4-log.jsonl:2986 \
         --arm float32-seed0=results/training/precision-ab/float32-seed0.jsonl \
         --arm bfloat16-seed0=results/training/precision-ab/bfloat16-seed0.jsonl \
         --arm bfloat16-seed1=results/training/precision-ab/bfloat16-seed1.jsonl \
@@ -21,7 +21,7 @@ import argparse
 import json
 from pathlib import Path
 
-from licodec.evaluation import bdrate
+from licodec import bdrate
 from licodec.training.curves import as_rd_curve
 
 

@@ -17,7 +17,7 @@ from licodec.models.codec import rgb_to_tensor
 
 def measure(model, rgb: np.ndarray, quality: float, bfloat16: bool) -> tuple[float, float]:
     """(bpp, PSNR) of one image, encoded and decoded with g_a and g_s in one precision."""
-    model.bfloat16_transforms = bfloat16
+    model.engine.bfloat16 = bfloat16
     height, width = rgb.shape[:2]
     compressed = model.compress(rgb_to_tensor(rgb), quality)
     decoded = model.synthesis(compressed.y_hat, height, width)

@@ -1,11 +1,11 @@
 """How much more training each remaining target needs, if the campaign's learning curve holds.
 
-    python scripts/projection.py weights/student-log.jsonl weights/student-leg3-log.jsonl \
-        weights/student-leg4-log.jsonl --start-step 3400 --at 12300 --at 29263 --at 32249 \
+    python scripts/projection.py results/training/student/logs/student-log.jsonl results/training/student/logs/student-leg3-log.jsonl \
+        results/training/student/logs/student-leg4-log.jsonl --start-step 3400 --at 12300 --at 29263 --at 32249 \
         --kodak results/kodak/bd-rate.json --target webp --target avif --target heif \
         --target bpg_444_x265_ycbcr --target compressai-mbt2018-mean_mse_cpu --target vtm \
-        --speed H100=weights/student-leg3-log.jsonl --speed "2-core CPU=weights/student-leg7-log.jsonl" \
-        --teacher weights/teacher-log.jsonl
+        --speed H100=results/training/student/logs/student-leg3-log.jsonl --speed "2-core CPU=results/training/student/logs/student-leg7-log.jsonl" \
+        --teacher results/training/teacher/logs/teacher-log.jsonl
 
 The curve: held-out validations at the ends of learning-rate anneals (--at, campaign steps as
 licodec.training.curves counts them; a point mid-schedule is not comparable), each as a rate
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from licodec.evaluation import bdrate
+from licodec import bdrate
 from licodec.training.curves import as_rd_curve, validations
 
 DISTILLATION_MARGIN = 0.95  # the training issue: the teacher ≥ 5 % better than the student

@@ -6,7 +6,7 @@
 Median wall time of each stage of the shipped student (as `licodec` loads it, so in bfloat16
 where licodec.precision chooses it) on one image at quality 4, after a warm-up run. --profile
 adds, for the latent decoder and g_s, the operators that took the most time (torch.profiler);
---tile and --margin try other tilings of g_a/g_s (licodec.models.codec.TILE, MARGIN).
+--tile and --margin try other tilings of g_a/g_s (licodec.models.engine.TILE, MARGIN).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from licodec.models import codec
+from licodec.models import engine
 from licodec.latent_stream import latent_shape
 from licodec.models.codec import rgb_to_tensor
 from licodec.weights import load_model, resolve
@@ -41,11 +41,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--resize", default=None, help="WxH")
     parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--tile", type=int, default=codec.TILE, help="tile side for g_a/g_s (pixels)")
-    parser.add_argument("--margin", type=int, default=codec.MARGIN, help="context around each tile (pixels)")
+    parser.add_argument("--tile", type=int, default=engine.TILE, help="tile side for g_a/g_s (pixels)")
+    parser.add_argument("--margin", type=int, default=engine.MARGIN, help="context around each tile (pixels)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    codec.TILE, codec.MARGIN = args.tile, args.margin
+    engine.TILE, engine.MARGIN = args.tile, args.margin
     image = Image.open(args.image).convert("RGB")
     if args.resize:
         image = image.resize(tuple(int(v) for v in args.resize.split("x")), Image.LANCZOS)
@@ -58,7 +58,7 @@ def main() -> None:
         decode, (y_hat, _) = median_seconds(lambda: net.latent_codec.decompress(streams.data, shape, 4.0), args.repeats)
         g_s, _ = median_seconds(lambda: net.synthesis(y_hat, image.height, image.width), args.repeats)
     print(f"{image.width}x{image.height}, {args.threads} threads, g_a/g_s in "
-          f"{'bfloat16' if net.bfloat16_transforms else 'float32'}: g_a {g_a:.3f} s, latent encode {encode:.3f} s, "
+          f"{'bfloat16' if net.engine.bfloat16 else 'float32'}: g_a {g_a:.3f} s, latent encode {encode:.3f} s, "
           f"latent decode {decode:.3f} s, g_s {g_s:.3f} s")
     if args.profile:
         with torch.inference_mode():

@@ -4,7 +4,7 @@
 
 The image is a 3×3 mosaic of the folder's first nine photos (2304×1536, cropped to 2250×1500 so
 that the edges are not multiples of the tile), small enough to code untiled too. Each --tile
-value codes it with g_a and g_s run on tiles of that size (licodec.models.codec.TILE).
+value codes it with g_a and g_s run on tiles of that size (licodec.models.engine.TILE).
 """
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ import torch
 from PIL import Image
 
 from licodec.metrics import psnr
-from licodec.models import codec
+from licodec.models import engine
+from licodec.models.codec import rgb_to_tensor
 from licodec.images import list_images
 from licodec.weights import load_model, resolve
 
@@ -38,15 +39,15 @@ def main() -> None:
     torch.set_num_threads(2)
     model = load_model(resolve(args.model))
     rgb = mosaic(args.images)
-    x = codec.rgb_to_tensor(rgb, scaled=False)
+    x = rgb_to_tensor(rgb, scaled=False)
     print("| tiles | bytes | PSNR | seconds (encode + decode) |")
     print("|---|---|---|---|")
     for tile in [100_000, *args.tile]:
-        codec.TILE = tile
+        engine.TILE = tile
         began = time.perf_counter()
         compressed = model.compress(x, args.quality)
         pixels = model.decompress(compressed.data, *rgb.shape[:2], args.quality)[0]
-        label = "none (whole image)" if tile == 100_000 else f"{tile}² + {codec.MARGIN} px margins"
+        label = "none (whole image)" if tile == 100_000 else f"{tile}² + {engine.MARGIN} px margins"
         print(f"| {label} | {len(compressed.data)} | {psnr(rgb, pixels):.4f} | {time.perf_counter() - began:.1f} |",
               flush=True)
 

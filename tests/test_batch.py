@@ -148,6 +148,7 @@ def test_lossy_outputs_take_a_quality_and_warn(tiny_weights, photos, tmp_path):
     low = run("decode", lic, "-o", tmp_path / "low.jpg", "--quality", "10")
     high = run("decode", lic, "-o", tmp_path / "high.jpg", "--quality", "95")
     assert low.exit_code == 0 and "re-compresses" in low.output and "(quality 10)" in low.output
+    assert high.exit_code == 0
     assert (tmp_path / "low.jpg").stat().st_size < (tmp_path / "high.jpg").stat().st_size
     png = run("decode", lic, "-o", tmp_path / "a.png")
     assert png.exit_code == 0 and "re-compresses" not in png.output

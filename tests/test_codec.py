@@ -99,7 +99,7 @@ def test_a_sweep_of_one_model_keeps_the_other_models_rows(tiny_weights, photo, t
 
     from click.testing import CliRunner
 
-    from licodec.roundtrip import main as sweep
+    from licodec.checks.roundtrip import main as sweep
 
     images = tmp_path / "images"
     images.mkdir()
@@ -116,14 +116,14 @@ def test_a_sweep_of_one_model_keeps_the_other_models_rows(tiny_weights, photo, t
 def test_large_images_are_coded_tile_by_tile_without_seams(monkeypatch):
     """Tiles with a margin wider than the receptive fields give the untiled result."""
     from licodec.metrics import psnr
-    from licodec.models import codec
+    from licodec.models import codec, engine
 
     model = tiny_model()
     rgb = np.array(kodak_image(23).crop((100, 50, 420, 250)))  # 320×200: 3×2 tiles of 128
     x = codec.rgb_to_tensor(rgb, scaled=False)
     whole = model.compress(x, 4)
     whole_pixels = model.decompress(whole.data, 200, 320, 4)[0]
-    monkeypatch.setattr(codec, "TILE", 128)
+    monkeypatch.setattr(engine, "TILE", 128)
     tiled = model.compress(x, 4)
     tiled_pixels = model.decompress(tiled.data, 200, 320, 4)[0]
     assert abs(len(tiled.data) - len(whole.data)) <= 0.01 * len(whole.data)
@@ -132,9 +132,9 @@ def test_large_images_are_coded_tile_by_tile_without_seams(monkeypatch):
 
 
 def test_tiles_cover_the_image_once():
-    from licodec.models.codec import _spans
+    from licodec.models.engine import spans
 
-    assert _spans(500, 1024, 128) == [(0, 500, 0, 500)]  # small: one tile, no margin
-    spans = _spans(2100, 1024, 128)
-    assert [(s, e) for s, e, _, _ in spans] == [(0, 1024), (1024, 2048), (2048, 2100)]
-    assert all(a == max(s - 128, 0) and b == min(e + 128, 2100) for s, e, a, b in spans)
+    assert spans(500, 1024, 128) == [(0, 500, 0, 500)]  # small: one tile, no margin
+    cut = spans(2100, 1024, 128)
+    assert [(s, e) for s, e, _, _ in cut] == [(0, 1024), (1024, 2048), (2048, 2100)]
+    assert all(a == max(s - 128, 0) and b == min(e + 128, 2100) for s, e, a, b in cut)

@@ -5,7 +5,7 @@ import pytest
 
 from licodec import container
 from licodec.errors import LicodecError
-from licodec.fuzz import with_fixed_crc
+from licodec.checks.fuzz import with_fixed_crc
 
 HEADER = container.Header(model_id=b"\x01\x02\x03\x04", quality=3.5, width=768, height=512)
 STREAM = bytes(range(256)) * 40  # 10240 bytes, whole words

@@ -15,11 +15,12 @@ from PIL import Image
 
 import licodec
 from licodec import api, container, effort
-from licodec.determinism import check, variations
+from licodec.checks.determinism import check, variations
 from licodec.effort import MAX_EFFORT, check_effort
 from licodec.models import refine
 from licodec.models.charm import hard_quantize
 from licodec.models.codec import rgb_to_tensor
+from licodec.models.engine import tiles
 from licodec.weights import resolve
 
 from conftest import kodak_image
@@ -95,12 +96,12 @@ def test_large_images_refine_window_by_window(tiny_weights, few_iterations, monk
     """Windows of 8 latents with 4 of context: every latent written once, and the file decodes."""
     monkeypatch.setattr(refine, "TILE", 8)
     monkeypatch.setattr(refine, "MARGIN", 4)
-    windows = refine._windows(20, 13)
+    windows = tiles(20, 13, refine.TILE, refine.MARGIN)  # as refine cuts them
     covered = np.zeros((20, 13), int)
-    for rows, cols, context_rows, context_cols in windows:
-        covered[rows, cols] += 1
-        assert context_rows.start <= rows.start and rows.stop <= context_rows.stop
-        assert context_rows.start % 4 == 0 and context_cols.start % 4 == 0  # on z's grid
+    for window in windows:
+        covered[window.rows, window.cols] += 1
+        assert window.context_rows.start <= window.rows.start and window.rows.stop <= window.context_rows.stop
+        assert window.context_rows.start % 4 == 0 and window.context_cols.start % 4 == 0  # on z's grid
     assert len(windows) > 1 and (covered == 1).all()
     image = Image.fromarray(np.array(kodak_image(23).crop((0, 0, 310, 200))))  # latents 20×16: 3 windows
     calls = []

@@ -6,8 +6,9 @@ import math
 import pytest
 from click.testing import CliRunner
 
+from licodec import bdrate
 from licodec.cli import main
-from licodec.evaluation import bdrate, codecs, rd
+from licodec.evaluation import codecs, rd
 
 from conftest import kodak_image
 

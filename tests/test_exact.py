@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from licodec import determinism
+from licodec.checks import determinism
 from licodec.errors import LicodecWarning
 from licodec.models.exact import ACTIVATION_LIMIT, WEIGHT_BITS, integer_conv, integer_network, run
 from licodec.weights import load_model, read_info, save_weights

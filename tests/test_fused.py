@@ -30,12 +30,12 @@ def test_a_fused_transform_equals_the_module_in_float32(config, name, channels, 
 @needs_kernels
 def test_the_fused_student_decodes_the_pixels_of_the_eager_one_in_bfloat16():
     model = load_model(resolve("student"))
-    model.bfloat16_transforms = True
+    model.engine.bfloat16 = True
     rgb = np.asarray(kodak_image(23).crop((200, 100, 328, 228)).convert("RGB"))
     compressed = model.compress(rgb_to_tensor(rgb), 4.0)
     decoded = {}
     for fuse in (False, True):
-        model.fuse_transforms = fuse
+        model.engine.fused = fuse
         decoded[fuse] = model.decompress(compressed.data, 128, 128, 4.0)[0].astype(int)
     difference = np.abs(decoded[True] - decoded[False])  # bfloat16 rounding: a level here and there
     assert difference.max() <= 2 and difference.mean() < 0.25

@@ -1,4 +1,4 @@
-"""The decoder under damaged input (hypothesis; the long run is `python -m licodec.fuzz`): every
+"""The decoder under damaged input (hypothesis; the long run is `python -m licodec.checks.fuzz`): every
 input is decoded or refused with a LicodecError, quickly, and declared sizes are capped before
 anything is allocated."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import licodec
 from licodec import container
-from licodec.fuzz import check, crafted, mutate, with_fixed_crc, with_sections
+from licodec.checks.fuzz import check, crafted, mutate, with_fixed_crc, with_sections
 from licodec.models import LicModel
 from licodec.models.exact import ExactEntropyParameters
 

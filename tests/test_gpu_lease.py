@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 ROOT = Path(__file__).parent.parent
 LEASE = ROOT / "scripts" / "gpu_lease.py"

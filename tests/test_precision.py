@@ -37,7 +37,7 @@ def test_bfloat16_changes_pixels_by_little_and_the_latents_not_at_all():
     compressed = model.compress(rgb_to_tensor(rgb), 4.0)
     decoded = {}
     for bfloat16 in (False, True):
-        model.bfloat16_transforms = bfloat16
+        model.engine.bfloat16 = bfloat16
         pixels, y_hat, _ = model.decompress(compressed.data, 128, 128, 4.0)
         assert torch.equal(y_hat, compressed.y_hat)
         decoded[bfloat16] = pixels.astype(int)

@@ -2,7 +2,7 @@
 
 Times are medians of `repeats` runs after one warm-up. Encode and decode are split into the
 network (transforms and entropy-model nets), entropy coding (rANS table lookups and coding,
-timed by wrapping licodec.entropy's reader and writer) and the container plus image I/O.
+timed by wrapping licodec.rans's reader and writer) and the container plus image I/O.
 This machine is shared and noisy: compare ratios taken in one run, not absolute times.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ import torch
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
-from licodec import container, entropy
+from licodec import container, rans
 from licodec.compressai_compat import allow_without_torchvision
 from licodec.config import get_config
 from licodec.errors import LicodecError
@@ -71,7 +71,7 @@ def entropy_timer() -> Iterator[list[float]]:
     """Accumulates the seconds spent in the rANS writer and reader while active."""
     spent = [0.0]
     originals = {(cls, name): getattr(cls, name) for cls, name in
-                 ((entropy.StreamWriter, "write"), (entropy.StreamWriter, "finish"), (entropy.StreamReader, "read"))}
+                 ((rans.StreamWriter, "write"), (rans.StreamWriter, "finish"), (rans.StreamReader, "read"))}
 
     def timed(function):
         def wrapper(*args, **kwargs):

@@ -14,7 +14,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from licodec.evaluation.bdrate import compare
+from licodec.bdrate import compare
 
 _EFFORT = re.compile(r"-e(\d+)$")
 

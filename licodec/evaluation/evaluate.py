@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 from typing import Callable
 
+from licodec import bdrate
 from licodec.effort import check_effort
 from licodec.errors import LicodecError
-from licodec.evaluation import bdrate, codecs, plots, rd
+from licodec.evaluation import codecs, plots, rd
 from licodec.files import replace_atomically
 from licodec.images import list_images
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from licodec.evaluation.bdrate import distortion
+from licodec.bdrate import distortion
 
 
 def rd_plot(curves: dict[str, dict], kinds: dict[str, str], metric: str, path: Path, title: str) -> None:

@@ -38,15 +38,15 @@ from torch import Tensor, nn
 
 from licodec.config import CodecConfig
 from licodec.container import Digests
-from licodec.entropy import StreamWriter, TableSet
 from licodec.latent_stream import (check_progress, open_stream, shortest_stream, symbol_crc, z_table_index,
                                    z_tables_from)
 from licodec.format_tables import ACTIVATION_BITS, MEAN_BITS, gaussian_table_set, scale_table
 from licodec.models.entropy_models import FactorizedPrior, gaussian_likelihood
 from licodec.models.exact import ExactEntropyParameters, z_inverse_gain_table
 from licodec.models.layers import conv, subpel_conv
+from licodec.rans import StreamWriter, TableSet
 
-SYMBOL_LIMIT = 2**30  # latent values beyond ±2^30 are clamped; entropy.py codes up to ±2^31
+SYMBOL_LIMIT = 2**30  # latent values beyond ±2^30 are clamped; rans.py codes up to ±2^31
 
 
 _SAMPLE_NOISE: contextvars.ContextVar[list[torch.Generator] | torch.Generator | None] = contextvars.ContextVar(
@@ -327,7 +327,7 @@ class ChARMLatentCodec(nn.Module):
         """ŷ (after the inverse gain) and the digests of the decoded symbols. `bits`, if given,
         receives the information of every symbol: z's, then each slice's (`licodec inspect`);
         `trace` receives the z symbols, then per slice μ, σ index, symbols and ŷ (as integers),
-        what must be equal in encoder and decoder on any machine (licodec.determinism).
+        what must be equal in encoder and decoder on any machine (licodec.checks.determinism).
 
         A damaged or crafted stream costs at most the work its length pays for: one shorter than
         `shortest_stream` is refused before anything is decoded; one that runs out before the

@@ -2,7 +2,7 @@
 
 Both follow Ballé et al. (2018) as CompressAI implements them (`EntropyBottleneck`,
 `GaussianConditional`); tests check equal likelihoods against CompressAI. Turning these models
-into integer tables for the rANS coder is `probability_tables()` here and `licodec.entropy`.
+into integer tables for the rANS coder is `probability_tables()` here and `licodec.rans`.
 """
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from licodec.entropy import TAIL_MASS  # the mass the coder's tables leave out: one definition
 from licodec.format_tables import SCALE_BOUND  # smallest σ; also the first entry of the coder's scale table
 from licodec.models.layers import lower_bound
+from licodec.rans import TAIL_MASS  # the mass the coder's tables leave out: one definition
 
 LIKELIHOOD_BOUND = 1e-9
 

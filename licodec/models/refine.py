@@ -30,7 +30,8 @@ from torch import Tensor
 from licodec.effort import iterations
 from licodec.latent_stream import canvas_offset
 from licodec.models.charm import Quantize, hard_quantize
-from licodec.models.codec import LATENT_STRIDE, CompressedImage, LicModel, _spans
+from licodec.models.codec import CompressedImage, LicModel
+from licodec.models.engine import Tile, pixels, tiles
 from licodec.precision import training_precision
 
 # Refinement windows, in latent positions: 48 + 2·8 latents = 1024 pixels a side, so that one
@@ -163,20 +164,18 @@ def refine(model: LicModel, x: Tensor, quality: float, schedule: Schedule,
     image = x.float() / 255 if x.dtype == torch.uint8 else x.float()
     top, left = canvas_offset(*image.shape[-2:])
     lam = rd_lambda(model.config.lambdas, quality)
-    windows = _windows(y_gained.shape[-2], y_gained.shape[-1])
+    windows = tiles(*y_gained.shape[-2:], TILE, MARGIN)
     done, total = 0, schedule.iterations * len(windows)
     with _frozen(model):
-        for rows, cols, context_rows, context_cols in windows:
+        for window in windows:
             window_progress = None if progress is None else _offset(progress, done, total)
-            target_rows, row_offset = _image_part(_pixels(context_rows), top, image.shape[-2])
-            target_cols, col_offset = _image_part(_pixels(context_cols), left, image.shape[-1])
             y_window, z_window = _refine_window(
-                model, y_gained[..., context_rows, context_cols], z[..., _z(context_rows), _z(context_cols)],
-                image[..., target_rows, target_cols], (row_offset, col_offset), q, lam, schedule, window_progress)
-            inner_rows = slice(rows.start - context_rows.start, rows.stop - context_rows.start)
-            inner_cols = slice(cols.start - context_cols.start, cols.stop - context_cols.start)
-            y_gained[..., rows, cols] = y_window[..., inner_rows, inner_cols]
-            z[..., _z(rows), _z(cols)] = z_window[..., _z(inner_rows), _z(inner_cols)]
+                model, y_gained[..., window.context_rows, window.context_cols],
+                z[..., _z(window.context_rows), _z(window.context_cols)],
+                *_target(image, window, (top, left)), q, lam, schedule, window_progress)
+            inner_rows, inner_cols = window.inner()
+            y_gained[..., window.rows, window.cols] = y_window[..., inner_rows, inner_cols]
+            z[..., _z(window.rows), _z(window.cols)] = z_window[..., _z(inner_rows), _z(inner_cols)]
             done += schedule.iterations
     return y_gained, z
 
@@ -186,20 +185,17 @@ def _offset(progress: ProgressCallback, done: int, total: int) -> ProgressCallba
     return lambda iteration, _window_total: progress(done + iteration, total)
 
 
-def _windows(height: int, width: int) -> list[tuple[slice, slice, slice, slice]]:
-    """(rows, cols) each window writes, and the (rows, cols) of its context, in latent positions."""
-    return [(slice(r0, r1), slice(c0, c1), slice(a0, a1), slice(b0, b1))
-            for r0, r1, a0, a1 in _spans(height, TILE, MARGIN)
-            for c0, c1, b0, b1 in _spans(width, TILE, MARGIN)]
-
-
 def _z(latent: slice) -> slice:
     """The z positions over these y positions (z is y's size ÷ 4; windows start on multiples of 4)."""
     return slice(latent.start // 4, -(-latent.stop // 4))
 
 
-def _pixels(latent: slice) -> slice:
-    return slice(latent.start * LATENT_STRIDE, latent.stop * LATENT_STRIDE)
+def _target(image: Tensor, window: Tile, offset: tuple[int, int]) -> tuple[Tensor, tuple[int, int]]:
+    """The image's pixels under a window's context (the image sits `offset` into its canvas),
+    and where they start in the context's pixels."""
+    rows, row_offset = _image_part(pixels(window.context_rows), offset[0], image.shape[-2])
+    cols, col_offset = _image_part(pixels(window.context_cols), offset[1], image.shape[-1])
+    return image[..., rows, cols], (row_offset, col_offset)
 
 
 def _image_part(canvas: slice, offset: int, length: int) -> tuple[slice, int]:

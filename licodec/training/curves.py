@@ -1,7 +1,7 @@
 """Learning curves of a training campaign: validation bpp / PSNR per quality level against steps
 and wall time, from the legs' logs (one log per leg; a leg resumes from the previous weights).
 
-    python -m licodec.training.curves weights/student-log.jsonl --start-step 3400 -o results/training/student
+    python -m licodec.training.curves results/training/student/logs/student-log.jsonl --start-step 3400 -o results/training/student
 
 writes campaign.md (a table per validation) and campaign.png (PSNR per level against steps and
 against hours, and the RD curve at each validation). --start-step counts the steps the first leg
@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from licodec.evaluation import bdrate
+from licodec import bdrate
 
 
 def validations(logs: list[Path], start_step: int = 0) -> list[dict]:
@@ -41,7 +41,7 @@ def validations(logs: list[Path], start_step: int = 0) -> list[dict]:
 
 
 def as_rd_curve(row: dict) -> dict:
-    """A validation as an RD curve in the schema licodec.evaluation.bdrate reads."""
+    """A validation as an RD curve in the schema licodec.bdrate reads."""
     points = list(row["val"].values())
     return {"results": {"bpp": [p["bpp"] for p in points], "psnr-rgb": [p["psnr"] for p in points]}}
 

@@ -28,7 +28,7 @@ from licodec.errors import LicodecError
 from licodec.files import replace_atomically
 from licodec.models import LicModel
 from licodec.models.charm import batch_noise, per_sample_noise
-from licodec.models.codec import PAD_MULTIPLE
+from licodec.latent_stream import PAD_MULTIPLE
 from licodec.precision import training_precision
 from licodec.training import distributed
 from licodec.training.compressai_teacher import CompressAITeacher, is_compressai_spec, load_compressai_teacher

@@ -2,7 +2,7 @@
 bounded by its length (SECONDS_PER_KB, at least that for any input); never another exception, a
 hang or a memory blow-up.
 
-    python -m licodec.fuzz --minutes 60          # the long run (the shipped student)
+    python -m licodec.checks.fuzz --minutes 60          # the long run (the shipped student; runs: results/fuzz/)
 
 Inputs are made from valid files (one with alpha, ICC and EXIF sections): random bytes,
 truncations, bit flips and byte changes, with the CRC fixed up half the time (so that damage

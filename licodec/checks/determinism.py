@@ -1,7 +1,7 @@
 """Decode on "another machine": encode under one set of kernels, decode under another.
 
-    python -m licodec.determinism ../shared/data/kodak --model student    # make check-determinism
-    python -m licodec.determinism ../shared/data/kodak --effort 1 --images 3   # files of a higher effort
+    python -m licodec.checks.determinism ../shared/data/kodak --model student    # make check-determinism
+    python -m licodec.checks.determinism ../shared/data/kodak --effort 1 --images 3   # files of a higher effort
 
 One machine stands in for many by changing what differs between machines: the thread count,
 oneDNN on or off, the memory layout of the float transforms, float64 instead of float32 in the
@@ -51,7 +51,7 @@ class Variation:
     def model(self, info: WeightsInfo) -> LicModel:
         """The weights loaded afresh (as on another machine), in this variation's layout and dtype."""
         model = load_model(info)
-        model.bfloat16_transforms = self.bfloat16
+        model.engine.bfloat16 = self.bfloat16
         if not self.channels_last:
             model.g_a.to(memory_format=torch.contiguous_format)
             model.g_s.to(memory_format=torch.contiguous_format)

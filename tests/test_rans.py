@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from licodec import format_tables
-from licodec.entropy import StreamReader, StreamWriter, TableSet
 from licodec.errors import LicodecError
 from licodec.format_tables import scale_table
+from licodec.rans import StreamReader, StreamWriter, TableSet
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_factorized_tables_cover_all_but_the_tails_whatever_the_quantiles():
 def test_table_bits_are_the_information_of_each_symbol():
     import numpy as np
 
-    from licodec.entropy import TableSet
+    from licodec.rans import TableSet
 
     tables = TableSet([np.array([0.25, 0.5, 0.25])], np.array([-1]))
     symbols = np.array([-1, 0, 1, 5])

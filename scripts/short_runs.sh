@@ -2,9 +2,9 @@
 # The short real run of each strategy reported in the training issue: the same student budget
 # (steps, crops, batch, lr, seed) distilled from the shipped teacher with FEDS and SMoDi, and
 # trained plainly as the control; each validated on Kodak at q 1, 4, 8 at the end.
-#   scripts/short-runs.sh [STEPS] [OUT]        (resumable: rerun the same command)
+#   scripts/short_runs.sh [STEPS] [OUT]        (resumable: rerun the same command)
 # SMoDi steps through the whole frozen teacher at every step (~4x a student step here), so its
-# budget can be set apart: SMODI_STEPS=200 scripts/short-runs.sh 500 is the reported run.
+# budget can be set apart: SMODI_STEPS=200 scripts/short_runs.sh 500 is the reported run.
 set -euo pipefail
 STEPS="${1:-500}"
 SMODI_STEPS="${SMODI_STEPS:-$STEPS}"

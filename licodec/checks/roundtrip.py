@@ -1,6 +1,6 @@
 """Round-trip sweep: every image × quality × model, checking exact decoding and rate vs estimate.
 
-    python -m licodec.roundtrip ../shared/data/kodak -o results/roundtrip
+    python -m licodec.checks.roundtrip ../shared/data/kodak -o results/roundtrip
 
 For each case: ŷ decoded bit-identical to the encoder's, symbol digest equal, real file bytes
 against the model's estimated rate (Σ −log2 p of its own quantised latents): at most 1 % +
