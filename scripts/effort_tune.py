@@ -3,7 +3,7 @@
     python scripts/effort_tune.py ../shared/data/train --images 6 --quality 1,3,5,7 \
         --schedule 50:0.01:0.05 --schedule 50:0.02:0.05
 
-Each --schedule is ITERATIONS:LEARNING_RATE:END_TEMPERATURE. Every image is coded for real (the
+Each --schedule is ITERATIONS:LEARNING_RATE:END_TEMPERATURE[:latent]. Every image is coded for real (the
 exact coder, then the unchanged decoder); the table gives the mean bpp and PSNR per quality and
 the BD-rate against effort 0. The images are `--holdout 24` of the training folder, the ones
 `licodec train --holdout 24` validates on: the test sets (Kodak, wikipedia-photos) never choose.
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from licodec.evaluation.bdrate import compare
+from licodec.bdrate import compare
 from licodec.metrics import psnr
 from licodec.models.codec import rgb_to_tensor
 from licodec.models.refine import Schedule, refine
@@ -30,8 +30,10 @@ from licodec.weights import load_model, resolve
 
 
 def parse_schedule(text: str) -> Schedule:
-    iterations, learning_rate, end_temperature = text.split(":")
-    return Schedule(int(iterations), float(learning_rate), end_temperature=float(end_temperature))
+    """ITERATIONS:LEARNING_RATE:END_TEMPERATURE[:latent] (Schedule.step_unit; bins by default)."""
+    iterations, learning_rate, end_temperature, *unit = text.split(":")
+    return Schedule(int(iterations), float(learning_rate), end_temperature=float(end_temperature),
+                    step_unit=unit[0] if unit else "bins")
 
 
 def code(net, rgb: np.ndarray, quality: float, schedule: Schedule) -> dict:
@@ -51,9 +53,11 @@ def main() -> None:
     parser.add_argument("--quality", default="1,3,5,7")
     parser.add_argument("--schedule", action="append", default=[])
     parser.add_argument("--model", default="student")
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cache", type=Path, default=Path("results/effort/cache/tune.json"))
     parser.add_argument("--out", type=Path, default=Path("results/effort/tune.md"))
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     net = load_model(resolve(args.model))
     qualities = [float(q) for q in args.quality.split(",")]
     images = split_holdout(args.data, 24)[1][: args.images]
@@ -84,7 +88,8 @@ def write_table(args, images: list[Path], qualities: list[float], curves: dict) 
              "Command: `python scripts/effort_tune.py " + " ".join(
                  [str(args.data), f"--images {args.images}", f"--quality {args.quality}"]
                  + [f"--schedule {s}" for s in args.schedule]) + "`", "",
-             "Schedule: iterations:learning rate:end temperature (start 0.5). Mean bpp / PSNR per quality; "
+             "Schedule: iterations:learning rate:end temperature (start 0.5)[:latent: the step in units "
+             "of y, not of the quantiser's bins]. Mean bpp / PSNR per quality; "
              "seconds: mean encode time per image (refinement + coding, this 2-core CPU, not quiet).", "",
              "| schedule | " + " | ".join(f"q{q:g}" for q in qualities) + " | s/image | BD-rate vs effort 0 |",
              "|---" * (len(qualities) + 3) + "|"]
@@ -100,5 +105,4 @@ def write_table(args, images: list[Path], qualities: list[float], curves: dict) 
 
 
 if __name__ == "__main__":
-    torch.set_num_threads(2)
     main()
