@@ -32,7 +32,9 @@ def _cached_model(path: Path, content_hash: str, device: str) -> LicModel:
     return load_model(resolve(str(path))).to(device)
 
 
-def _model(info: WeightsInfo, device: str) -> LicModel:
+def loaded_model(info: WeightsInfo, device: str) -> LicModel:
+    """The model of these weights on this device, ready for coding: loaded once per process
+    (cached by content hash), as encode and decode use it."""
     return _cached_model(info.path, info.content_hash, device)
 
 
@@ -97,7 +99,7 @@ def encode(image: ImageLike, quality: float = 4.0, model: str = "student", devic
     """
     effort = check_effort(effort)
     info = resolve(model)
-    net = _model(info, _device(device))
+    net = loaded_model(info, _device(device))
     quality = _check_quality(quality, net)
     rgb, colour, extras = _prepare(image, keep_metadata)
     header = container.Header(info.model_id, quality, rgb.width, rgb.height, colour, extras=extras)
@@ -112,7 +114,7 @@ def encode_to_target(image: ImageLike, target: Target, model: str = "student", d
     Every quality tried is coded at `effort`, so the search costs that effort about 8 times."""
     effort = check_effort(effort)
     info = resolve(model)
-    net = _model(info, _device(device))
+    net = loaded_model(info, _device(device))
     rgb, colour, extras = _prepare(image, keep_metadata)
     reference = np.array(rgb)
     x = rgb_to_tensor(reference, scaled=False)
@@ -167,7 +169,7 @@ def decode(source: LicSource, model: str | None = None, device: str = "cpu",
     header, stream, digests = container.unpack(read_lic(source))
     container.check_pixels(header, max_pixels)
     info = _decoder_weights(header.model_id, model)
-    net = _model(info, _device(device))
+    net = loaded_model(info, _device(device))
     pixels = net.decompress(stream, header.height, header.width, header.quality, expected=digests,
                             centred=header.centred)[0]
     return from_decoded(pixels, header.colour, header.extras)

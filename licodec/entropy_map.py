@@ -36,14 +36,14 @@ class EntropyMaps:
 def measure(data: bytes, model: str | None = None) -> EntropyMaps:
     import torch
 
-    from licodec.api import _model
+    from licodec.api import loaded_model
     from licodec.latent_stream import canvas_offset, latent_shape
     from licodec.weights import find_by_id, resolve
 
     header, stream, digests = container.unpack(data)
     container.check_pixels(header)
     info = find_by_id(header.model_id, [resolve(model)] if model else [])
-    net = _model(info, "cpu")
+    net = loaded_model(info, "cpu")
     bits: list[np.ndarray] = []
     with torch.no_grad():
         net.latent_codec.decompress(stream, latent_shape(header.height, header.width), header.quality, bits,

@@ -28,9 +28,9 @@ from PIL import Image
 
 import licodec
 from licodec import container
-from licodec.api import _model
+from licodec.api import loaded_model
 from licodec.format_tables import gaussian_table_set
-from licodec.models.charm import _crc
+from licodec.models.charm import symbols_crc
 from licodec.latent_stream import latent_shape
 from licodec.images import list_images
 from licodec.rans import StreamWriter
@@ -50,7 +50,7 @@ def modal_stream(codec, z_shape: tuple[int, int], quality: float) -> tuple[bytes
     z_symbols = modes.double().view(1, -1, 1, 1).expand(1, len(modes), *z_shape).contiguous()
     writer = StreamWriter()
     writer.write(z_symbols.numpy(), codec._z_table_index(z_symbols.shape), tables)
-    digest = z_digest = _crc(z_symbols, 0)
+    digest = z_digest = symbols_crc(z_symbols, 0)
     parameters = codec.exact_parameters()
     side = parameters.side(z_symbols, quality)
     decoded: list[torch.Tensor] = []
@@ -58,13 +58,13 @@ def modal_stream(codec, z_shape: tuple[int, int], quality: float) -> tuple[bytes
         mean, scale_index, support = parameters.slice_parameters(i, side, decoded)
         symbols = torch.zeros(mean.shape, dtype=torch.float64)
         writer.write(symbols.numpy(), scale_index, gaussian_table_set())
-        digest = _crc(symbols, digest)
+        digest = symbols_crc(symbols, digest)
         decoded.append(parameters.reconstruct(i, symbols, mean, support))
     return writer.finish(), container.Digests(digest, z_digest)
 
 
 def floor_table(model: str) -> list[str]:
-    codec = _model(resolve(model), "cpu").latent_codec
+    codec = loaded_model(resolve(model), "cpu").latent_codec
     rows = []
     sets = [("Kodak", list_images(SHARED / "data/kodak")),
             ("wikipedia-photos", list_images(SHARED / "data/wikipedia-photos"))]
@@ -125,7 +125,7 @@ def _fresh_process_cost(path: Path) -> tuple[float, float]:
 
 def bomb_table(model: str) -> list[str]:
     info = resolve(model)
-    codec = _model(info, "cpu").latent_codec
+    codec = loaded_model(info, "cpu").latent_codec
     rng = np.random.default_rng(0)
     rows = []
     with tempfile.TemporaryDirectory() as folder:

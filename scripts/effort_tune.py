@@ -3,7 +3,7 @@
     python scripts/effort_tune.py ../shared/data/train --images 6 --quality 1,3,5,7 \
         --schedule 50:0.01:0.05 --schedule 50:0.02:0.05
 
-Each --schedule is ITERATIONS:LEARNING_RATE:END_TEMPERATURE[:latent]. Every image is coded for real (the
+Each --schedule is ITERATIONS:LEARNING_RATE:END_TEMPERATURE[:latent][:lrEND] (parse_schedule). Every image is coded for real (the
 exact coder, then the unchanged decoder); the table gives the mean bpp and PSNR per quality and
 the BD-rate against effort 0. The images are `--holdout 24` of the training folder, the ones
 `licodec train --holdout 24` validates on: the test sets (Kodak, wikipedia-photos) never choose.
@@ -30,10 +30,16 @@ from licodec.weights import load_model, resolve
 
 
 def parse_schedule(text: str) -> Schedule:
-    """ITERATIONS:LEARNING_RATE:END_TEMPERATURE[:latent] (Schedule.step_unit; bins by default)."""
-    iterations, learning_rate, end_temperature, *unit = text.split(":")
-    return Schedule(int(iterations), float(learning_rate), end_temperature=float(end_temperature),
-                    step_unit=unit[0] if unit else "bins")
+    """ITERATIONS:LEARNING_RATE:END_TEMPERATURE, then optionally `latent` (Schedule.step_unit;
+    bins by default) and `lrX` (Schedule.end_learning_rate X), e.g. 50:0.02:0.05:lr0.002."""
+    iterations, learning_rate, end_temperature, *extras = text.split(":")
+    options: dict = {}
+    for extra in extras:
+        if extra.startswith("lr"):
+            options["end_learning_rate"] = float(extra[2:])
+        else:
+            options["step_unit"] = extra
+    return Schedule(int(iterations), float(learning_rate), end_temperature=float(end_temperature), **options)
 
 
 def code(net, rgb: np.ndarray, quality: float, schedule: Schedule) -> dict:
@@ -89,7 +95,7 @@ def write_table(args, images: list[Path], qualities: list[float], curves: dict) 
                  [str(args.data), f"--images {args.images}", f"--quality {args.quality}"]
                  + [f"--schedule {s}" for s in args.schedule]) + "`", "",
              "Schedule: iterations:learning rate:end temperature (start 0.5)[:latent: the step in units "
-             "of y, not of the quantiser's bins]. Mean bpp / PSNR per quality; "
+             "of y, not of the quantiser's bins][:lrX: the lr falls exponentially to X]. Mean bpp / PSNR per quality; "
              "seconds: mean encode time per image (refinement + coding, this 2-core CPU, not quiet).", "",
              "| schedule | " + " | ".join(f"q{q:g}" for q in qualities) + " | s/image | BD-rate vs effort 0 |",
              "|---" * (len(qualities) + 3) + "|"]

@@ -50,17 +50,30 @@ def test_fractional_lambda_interpolates_geometrically():
     assert refine.rd_lambda(lambdas, 3) == pytest.approx(0.16)
 
 
-def test_refinement_lowers_the_rd_loss_of_g_a_on_a_photo():
+def test_a_schedule_anneals_the_temperature_and_optionally_the_learning_rate():
+    decaying = refine.Schedule(50, 0.02, end_learning_rate=0.002)
+    rates = [decaying.learning_rate_at(i) for i in range(50)]
+    assert rates[0] == pytest.approx(0.02) and rates[-1] == pytest.approx(0.002)
+    assert all(a > b for a, b in zip(rates, rates[1:]))
+    constant = refine.Schedule(50)
+    assert {constant.learning_rate_at(i) for i in range(50)} == {0.01}  # exactly: the levels' files unchanged
+    assert constant.temperature(0) == pytest.approx(0.5) and constant.temperature(49) == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("schedule", [refine.Schedule(30), refine.Schedule(30, 0.013, step_unit="latent"),
+                                      refine.Schedule(30, 0.02, end_learning_rate=0.002)],
+                         ids=["levels", "latent-units", "decaying-lr"])
+def test_refinement_lowers_the_rd_loss_of_g_a_on_a_photo(schedule):
     """The promise behind every effort level: the shipped student's own hard-rounded loss falls."""
-    net = api._model(resolve("student"), "cpu")
+    net = api.loaded_model(resolve("student"), "cpu")
     rgb = np.array(kodak_image(23).crop((300, 150, 428, 278)))
     x = rgb_to_tensor(rgb, scaled=False)
     quality = torch.tensor([4.0])
     lam = refine.rd_lambda(net.config.lambdas, 4.0)
     target = x.float() / 255
     losses = []
-    for iterations in (0, 30):
-        y_gained, z = refine.refine(net, x, 4.0, refine.Schedule(iterations))
+    for tried in (refine.Schedule(0), schedule):
+        y_gained, z = refine.refine(net, x, 4.0, tried)
         with torch.no_grad():
             losses.append(float(refine.rd_loss(net, y_gained, z, target, quality, lam, hard_quantize)))
     assert losses[1] < 0.99 * losses[0]
@@ -69,7 +82,7 @@ def test_refinement_lowers_the_rd_loss_of_g_a_on_a_photo():
 def test_effort_zero_is_the_single_pass(tiny_weights, photo):
     single_pass = licodec.encode(photo, quality=3)
     assert licodec.encode(photo, quality=3, effort=0) == single_pass
-    net = api._model(resolve("student"), "cpu")
+    net = api.loaded_model(resolve("student"), "cpu")
     x = rgb_to_tensor(np.array(Image.open(photo).convert("RGB")), scaled=False)
     assert container.unpack(single_pass)[1] == net.compress(x, 3.0).data
 

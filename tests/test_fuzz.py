@@ -113,11 +113,11 @@ def test_short_files_declaring_large_images_are_refused_before_the_y_networks(va
 
 
 def test_the_stream_floor_is_the_models_and_below_real_files(tiny_weights):
-    from licodec.api import _model
+    from licodec.api import loaded_model
     from licodec.latent_stream import latent_shape
     from licodec.weights import resolve
 
-    net = _model(resolve("student"), "cpu")
+    net = loaded_model(resolve("student"), "cpu")
     for colour in (0, 128, 255):
         image = Image.new("RGB", (512, 320), (colour,) * 3)  # flat: the cheapest real inputs
         stream = container.unpack(licodec.encode(image, quality=1))[1]

@@ -116,7 +116,8 @@ def hard_quantize(value: Tensor, centre: Tensor) -> tuple[Tensor, Tensor]:
     return rounded, rounded
 
 
-def _crc(symbols: Tensor, digest: int) -> int:
+def symbols_crc(symbols: Tensor, digest: int) -> int:
+    """latent_stream.symbol_crc of a tensor of symbols (the digests the format stores)."""
     return symbol_crc(symbols.to(torch.int32).cpu().numpy(), digest)
 
 
@@ -279,7 +280,7 @@ class ChARMLatentCodec(nn.Module):
     def _z_table_index(self, shape: tuple[int, ...]) -> np.ndarray:
         return z_table_index(shape[1], shape[-2:])
 
-    def _scale_index(self, scale: Tensor) -> np.ndarray:
+    def scale_index(self, scale: Tensor) -> np.ndarray:
         """Index of the table σ nearest (in log scale) to the predicted σ."""
         return torch.bucketize(scale, self.scale_boundaries).cpu().numpy()
 
@@ -301,7 +302,7 @@ class ChARMLatentCodec(nn.Module):
         writer, digest = StreamWriter(), 0
         z_symbols = torch.round(z - medians).clamp(-SYMBOL_LIMIT, SYMBOL_LIMIT)
         writer.write(z_symbols.cpu().numpy(), self._z_table_index(z.shape), self.z_tables())
-        digest = z_digest = _crc(z_symbols, digest)
+        digest = z_digest = symbols_crc(z_symbols, digest)
         _record(trace, z_symbols)
         parameters: EntropyParameters = self.exact_parameters() if exact else FloatEntropyParameters(self)
         side = parameters.side(z_symbols, quality)
@@ -311,7 +312,7 @@ class ChARMLatentCodec(nn.Module):
             mean_real = (mean * 2.0**-MEAN_BITS).to(y_slice)
             symbols = torch.round(y_slice - mean_real).clamp(-SYMBOL_LIMIT, SYMBOL_LIMIT).cpu()
             writer.write(symbols.numpy(), scale_index, gaussian_table_set())
-            digest = _crc(symbols, digest)
+            digest = symbols_crc(symbols, digest)
             decoded.append(parameters.reconstruct(i, symbols, mean, support))
             _record(trace, mean, torch.from_numpy(scale_index), symbols, decoded[-1])
         return LatentStreams(writer.finish(), self._inverse_gained(decoded, q), Digests(digest, z_digest))
@@ -344,7 +345,7 @@ class ChARMLatentCodec(nn.Module):
         for i in range(self.slices):
             mean, scale_index, support = parameters.slice_parameters(i, side, decoded)
             symbols = torch.from_numpy(reader.read(scale_index, gaussian_table_set())).double()
-            digest = _crc(symbols, digest)
+            digest = symbols_crc(symbols, digest)
             if i < self.slices - 1:
                 check_progress(reader)
             decoded.append(parameters.reconstruct(i, symbols, mean, support))
@@ -404,7 +405,7 @@ class FloatEntropyParameters:
     def slice_parameters(self, i: int, side: tuple[Tensor, Tensor], decoded: list[Tensor]):
         real = [d.to(side[0]) * 2.0**-ACTIVATION_BITS for d in decoded]
         mean, scale, support = self.codec.slice_parameters_float(i, side, real)
-        return torch.round(mean * 2.0**MEAN_BITS).cpu().double(), self.codec._scale_index(scale), support
+        return torch.round(mean * 2.0**MEAN_BITS).cpu().double(), self.codec.scale_index(scale), support
 
     def reconstruct(self, i: int, symbols: Tensor, mean: Tensor, support: Tensor) -> Tensor:
         y_hat = (symbols.double() + mean * 2.0**-MEAN_BITS).to(support)
