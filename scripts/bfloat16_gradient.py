@@ -16,7 +16,8 @@ import torch
 from licodec.models.charm import per_sample_noise
 from licodec.models.layers import FullPrecisionConv2d
 from licodec.training import distributed
-from licodec.training.train import TrainOptions, noise_seed, prepare
+from licodec.training.options import TrainOptions
+from licodec.training.train import noise_seed, prepare
 
 
 def gradient(session, x: torch.Tensor, quality: torch.Tensor, bfloat16: bool) -> torch.Tensor:

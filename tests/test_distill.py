@@ -11,7 +11,8 @@ from licodec.config import CodecConfig
 from licodec.models import LicModel
 from licodec.training.distill import (SMODI_PARTS, Feds, FedsWeights, FeatureAdapters, SMoDi, channel_entropy,
                                       derive_student, latent_loss, output_loss, top_entropy_channels)
-from licodec.training.train import TrainOptions, train
+from licodec.training.options import TrainOptions
+from licodec.training.train import train
 from licodec.weights import save_weights
 
 from conftest import TINY, tiny_model, train_until_killed

@@ -17,7 +17,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("", "api", "pillow"),  # the Python API ("" is the package itself: `import licodec`)
     ("batch", "entropy_map", "training"),  # many files at once; the training loop
     ("evaluation", "checks"),  # measurements and checks, over the API and training
-    ("cli_params", "cli", "manpages", "__main__"),  # the command
+    ("cli_params", "cli_research", "cli", "manpages", "__main__"),  # the command
 ]
 
 

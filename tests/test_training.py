@@ -8,7 +8,8 @@ from PIL import Image
 
 from licodec import config
 from licodec.training.losses import bits_per_pixel, rate_distortion
-from licodec.training.train import TrainOptions, train
+from licodec.training.options import TrainOptions
+from licodec.training.train import train
 from licodec.weights import load_model, read_info
 
 from conftest import TINY, train_until_killed
@@ -344,7 +345,7 @@ def test_batch_noise_comes_from_one_device_generator_and_resumes_exactly(tiny_ar
 
 def test_training_options_that_cannot_work_are_refused(tiny_arch, train_folder, tmp_path):
     from licodec.errors import LicodecError
-    from licodec.training.train import check_options
+    from licodec.training.options import check_options
 
     with pytest.raises(LicodecError, match="--noise batch is for one process"):
         check_options(_options(tiny_arch, train_folder, tmp_path, 1, noise="batch"), world_size=2)

@@ -13,7 +13,8 @@ from conftest import TINY  # noqa: E402
 
 from licodec import config  # noqa: E402
 from licodec.training import distributed  # noqa: E402
-from licodec.training.train import TrainOptions, train_on  # noqa: E402
+from licodec.training.options import TrainOptions  # noqa: E402
+from licodec.training.train import train_on  # noqa: E402
 
 config.CONFIGS["tiny"] = TINY
 data, out, steps = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])

@@ -94,7 +94,8 @@ def _median_seconds(work, device: str, repeats: int = 5) -> float:
 
 def run_worker(spec: dict) -> dict | None:
     """Time `spec`'s steps in this process (one rank of it under torchrun); rank 0 answers."""
-    from licodec.training.train import TrainOptions, prepare
+    from licodec.training.options import TrainOptions
+    from licodec.training.train import prepare
 
     processes = distributed.start(spec["device"])
     try:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import contextvars
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator, Protocol, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -42,6 +42,7 @@ from licodec.latent_stream import (check_progress, open_stream, shortest_stream,
                                    z_tables_from)
 from licodec.format_tables import ACTIVATION_BITS, MEAN_BITS, gaussian_table_set, scale_table
 from licodec.models.entropy_models import FactorizedPrior, gaussian_likelihood
+from licodec.models.entropy_parameters import EntropyParameters, FloatEntropyParameters
 from licodec.models.exact import ExactEntropyParameters, z_inverse_gain_table
 from licodec.models.layers import conv, subpel_conv
 from licodec.rans import StreamWriter, TableSet
@@ -372,42 +373,3 @@ class CoderState:
     z_tables: TableSet
     z_inverse_gain: np.ndarray  # [quality steps, z channels] integers × 2^-16
     exact: ExactEntropyParameters | None = None
-
-
-class EntropyParameters(Protocol):
-    """What the coding loops ask of the entropy-parameter networks, in integer units (side and ŷ
-    × 2^-10, μ × 2^-8): ExactEntropyParameters (licodec.models.exact, what files use) and
-    FloatEntropyParameters (the float reference) both implement it."""
-
-    def side(self, z_symbols: Tensor, quality: float) -> tuple[Tensor, Tensor]:
-        """h_mean_s and h_scale_s of the decoded z."""
-
-    def slice_parameters(self, i: int, side: tuple[Tensor, Tensor],
-                         decoded: list[Tensor]) -> tuple[Tensor, np.ndarray, Tensor]:
-        """Slice i's μ, σ table index and the support its LRP needs, from side and earlier slices."""
-
-    def reconstruct(self, i: int, symbols: Tensor, mean: Tensor, support: Tensor) -> Tensor:
-        """Slice i's ŷ from its symbols: symbol + μ + LRP."""
-
-
-class FloatEntropyParameters:
-    """The float networks behind the same interface and units as ExactEntropyParameters (μ × 2^-8,
-    ŷ × 2^-10), μ and ŷ rounded to those grids: the reference path (`compress(exact=False)`)."""
-
-    def __init__(self, codec: ChARMLatentCodec) -> None:
-        self.codec = codec
-
-    def side(self, z_symbols: Tensor, quality: float) -> tuple[Tensor, Tensor]:
-        q = torch.tensor([quality], device=z_symbols.device)
-        z_hat = (z_symbols + self.codec.prior.medians().view(1, -1, 1, 1)) * self.codec.z_gain.inverse(q)
-        return self.codec.side_float(z_hat)
-
-    def slice_parameters(self, i: int, side: tuple[Tensor, Tensor], decoded: list[Tensor]):
-        real = [d.to(side[0]) * 2.0**-ACTIVATION_BITS for d in decoded]
-        mean, scale, support = self.codec.slice_parameters_float(i, side, real)
-        return torch.round(mean * 2.0**MEAN_BITS).cpu().double(), self.codec.scale_index(scale), support
-
-    def reconstruct(self, i: int, symbols: Tensor, mean: Tensor, support: Tensor) -> Tensor:
-        y_hat = (symbols.double() + mean * 2.0**-MEAN_BITS).to(support)
-        y_hat = y_hat + self.codec.lrp_correction(i, support, y_hat)
-        return torch.round(y_hat.double().cpu() * 2.0**MEAN_BITS) * 2.0 ** (ACTIVATION_BITS - MEAN_BITS)

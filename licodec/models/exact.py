@@ -255,7 +255,8 @@ def z_inverse_gain_table(z_gain: nn.Module) -> np.ndarray:
 
 
 class ExactEntropyParameters:
-    """The decoder's (and encoder's) entropy parameters in integer arithmetic; see the module doc.
+    """The decoder's (and encoder's) entropy parameters in integer arithmetic, behind
+    licodec.models.entropy_parameters.EntropyParameters; see the module doc.
 
     Units: side and ŷ slices are integers × 2^-10; μ and the coded ŷ integers × 2^-8."""
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -25,10 +24,8 @@ from tqdm import tqdm
 
 from licodec.config import MSE_LAMBDAS, MSSSIM_LAMBDAS, CodecConfig, get_config
 from licodec.errors import LicodecError
-from licodec.files import replace_atomically
 from licodec.models import LicModel
 from licodec.models.charm import batch_noise, per_sample_noise
-from licodec.latent_stream import PAD_MULTIPLE
 from licodec.precision import training_precision
 from licodec.training import distributed
 from licodec.training.compressai_teacher import CompressAITeacher, is_compressai_spec, load_compressai_teacher
@@ -36,56 +33,12 @@ from licodec.images import list_images
 from licodec.training.data import CropSampler, split_holdout
 from licodec.training.distill import SMoDi, Feds, Plain, derive_student, inherit_weights
 from licodec.training.losses import level_weights, rate_distortion
+from licodec.training.options import TrainOptions, check_options
+from licodec.training.run_state import finished, load_checkpoint, mean_record, save_checkpoint, truncate_log
 from licodec.training.validate import ALL_LEVELS, VAL_QUALITIES, load_images, validate
 from licodec.weights import load_model, read_info, save_weights
 
-STRATEGIES = ("plain", "feds", "smodi")
-NOISES = ("auto", "per-sample", "batch")
-COUNTERS = ("step", "lr", "batch", "processes", "seconds")  # a record's fields that are not loss terms
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs")
-METRICS = ("mse", "ms-ssim")
 EMA_WEIGHTS = "weights-ema.safetensors"  # --ema's export, beside weights.safetensors
-MSSSIM_MIN_PATCH = 192  # MS-SSIM's 5 scales with an 11-pixel window need more than 160 pixels
-
-
-@dataclass
-class TrainOptions:
-    arch: str
-    data: Path
-    out: Path
-    steps: int
-    patch: int = 256
-    batch: int = 8  # the global batch, split over the processes (see batch_per_rank)
-    batch_per_rank: bool = False  # hold the per-process batch fixed instead: global = batch × processes
-    lr: float = 2e-4  # 2e-4 was +0.4 dB-equivalent ahead of 1e-4 at step 500 (training issue)
-    gain_lr: float = 2e-3  # the gain units' own rate: at lr 1e-4 they stayed at their √λ start
-    aux_lr: float = 1e-3
-    lr_drop: float = 0.85  # fraction of the steps after which the learning rate is divided by 10
-    clip: float = 1.0
-    seed: int = 0
-    threads: int = 2
-    checkpoint_minutes: float = 5.0
-    channels_last: bool = True
-    compile: bool = False  # torch.compile g_a and g_s (up to 1.9× faster CPU training, measured here)
-    metric: str = "mse"  # distortion: mse | ms-ssim
-    device: str = "cpu"
-    resume: bool = False
-    val: Path | None = None  # folder of held-out images, validated at 3 λ
-    val_every: int = 0  # steps between validations; 0: at the end only
-    val_images: int | None = None  # use only the first n validation images
-    strategy: str = "plain"  # plain | feds | smodi (see distill.py)
-    teacher: Path | str | None = None  # the frozen teacher: weights file or compressai:ARCH:PATH
-    derive_student: bool = False  # student pruned from the teacher's config and weights (KDIC), not `arch`
-    level_weighting: str = "sqrt"  # sqrt: each sample's loss ÷ √λ (losses.level_weights) | none
-    holdout: int = 0  # images of `data` kept out of training and validated on at every level
-    init: Path | None = None  # start from these weights (a fresh optimiser), e.g. the shipped ones
-    minutes: float | None = None  # wall-clock budget of this invocation: stop, checkpoint, export
-    log_every: int = 1  # write the mean of every N steps' records (validation records always)
-    precision: str = "auto"  # g_a/g_s's autocast: auto | float32 | bfloat16 (licodec.precision.training_precision)
-    extra_data: tuple[Path, ...] = ()  # more folders whose images all train (--holdout draws from `data` only)
-    ema: float = 0.0  # decay of an exponential moving average of the weights (0: none); exported beside them
-    noise: str = "auto"  # per-sample | batch (one device generator per step) | auto: batch on one GPU process
-    compile_mode: str = "default"  # torch.compile's mode with --compile (reduce-overhead: CUDA graphs)
 
 
 class Trainee(nn.Module):
@@ -194,32 +147,6 @@ def _build_strategy(opts: TrainOptions, config: CodecConfig) -> tuple[nn.Module,
         raise LicodecError(str(e)) from None
 
 
-def check_options(opts: TrainOptions, world_size: int) -> int:
-    """Refuse bad options before any work; returns the global batch size."""
-    if opts.strategy not in STRATEGIES:
-        raise LicodecError(f"unknown strategy {opts.strategy!r} ({', '.join(STRATEGIES)})")
-    if opts.metric not in METRICS:
-        raise LicodecError(f"unknown metric {opts.metric!r} ({', '.join(METRICS)})")
-    if opts.patch % PAD_MULTIPLE:
-        raise LicodecError(f"--patch must be a multiple of {PAD_MULTIPLE} (the model's total stride)")
-    if opts.level_weighting not in ("sqrt", "none"):
-        raise LicodecError(f"unknown level weighting {opts.level_weighting!r} (sqrt, none)")
-    if opts.noise not in NOISES:
-        raise LicodecError(f"unknown noise {opts.noise!r} ({', '.join(NOISES)})")
-    if opts.noise == "batch" and world_size > 1:
-        raise LicodecError("--noise batch is for one process: under torchrun the noise is drawn per sample")
-    if opts.compile_mode not in COMPILE_MODES:
-        raise LicodecError(f"unknown compile mode {opts.compile_mode!r} ({', '.join(COMPILE_MODES)})")
-    if opts.init is not None and opts.resume:
-        raise LicodecError("--init starts a new run; --resume continues one: give one of them")
-    if opts.metric == "ms-ssim" and opts.patch < MSSSIM_MIN_PATCH:
-        raise LicodecError(f"--metric ms-ssim needs --patch {MSSSIM_MIN_PATCH} or more")
-    global_batch = opts.batch * world_size if opts.batch_per_rank else opts.batch
-    if global_batch % world_size:
-        raise LicodecError(f"a global batch of {global_batch} does not split over {world_size} processes")
-    return global_batch
-
-
 def _train_step(trainee: nn.Module, teacher: LicModel | None, optimizer, aux_optimizer, sampler: CropSampler,
                 opts: TrainOptions, processes: distributed.Processes, global_batch: int, step: int) -> dict:
     """One step on a batch with a random quality level per sample: RD (+ distillation), then aux."""
@@ -246,16 +173,8 @@ def _train_step(trainee: nn.Module, teacher: LicModel | None, optimizer, aux_opt
     values: dict = {k: v.detach() for k, v in terms.items()} | {"aux": aux_loss.detach()}
     if processes.distributed:  # the log describes the global batch
         values = processes.mean({k: float(v) for k, v in values.items()})
-    # Tensors stay on the device until the record is logged (_finished): no host wait per step.
+    # Tensors stay on the device until the record is logged (run_state.finished): no host wait per step.
     return {**values, "step": step + 1, "lr": lr, "batch": global_batch, "processes": processes.world_size}
-
-
-def _finished(record: dict) -> dict:
-    """A step's record with its values read back (the host waits for the device here)."""
-    values = {k: float(v) if isinstance(v, Tensor) else v for k, v in record.items()}
-    if not math.isfinite(values["loss"]):
-        raise RuntimeError(f"loss is {values['loss']} at step {values['step']}")
-    return {k: v if k in COUNTERS else round(v, 3 if k == "aux" else 5) for k, v in values.items()}
 
 
 def _to_device(t: Tensor, device: str) -> Tensor:
@@ -275,37 +194,6 @@ def _training_noise(opts: TrainOptions, processes: distributed.Processes, global
     if kind == "batch":
         return batch_noise(torch.Generator(device=opts.device).manual_seed(noise_seed(opts.seed, step, -1)))
     return per_sample_noise([noise_seed(opts.seed, step, i) for i in range(global_batch)][share])
-
-
-def _save_checkpoint(path: Path, session: Session, step: int, seconds: float) -> None:
-    state = {
-        "model": session.trainee.model.state_dict(), "strategy": session.trainee.strategy.state_dict(),
-        "optimizer": session.optimizer.state_dict(), "aux_optimizer": session.aux_optimizer.state_dict(),
-        "step": step, "seconds": seconds, "torch_rng": torch.get_rng_state(),
-        "sampler_rng": session.sampler.generator.get_state(),
-    }
-    if session.ema is not None:
-        state["ema"] = session.ema.state_dict()
-    replace_atomically(path, lambda tmp: torch.save(state, tmp))  # a kill leaves the previous checkpoint
-
-
-def _load_checkpoint(path: Path, trainee: Trainee, optimizer, aux_optimizer, sampler: CropSampler,
-                     ema: AveragedModel | None) -> tuple[int, float]:
-    state = torch.load(path, weights_only=True, map_location="cpu")
-    if ema is not None and "ema" in state:  # else the average starts at the resumed weights (first update)
-        ema.load_state_dict(state["ema"])
-    trainee.model.load_state_dict(state["model"])
-    trainee.strategy.load_state_dict(state.get("strategy", {}))  # checkpoints of plain runs may lack it
-    base_lrs = [group["base_lr"] for group in optimizer.param_groups]
-    optimizer.load_state_dict(state["optimizer"])
-    for group, base_lr in zip(optimizer.param_groups, base_lrs):  # this run's --lr / --gain-lr rule
-        group["base_lr"] = base_lr
-    aux_lr = aux_optimizer.param_groups[0]["lr"]
-    aux_optimizer.load_state_dict(state["aux_optimizer"])
-    aux_optimizer.param_groups[0]["lr"] = aux_lr
-    torch.set_rng_state(state["torch_rng"])
-    sampler.generator.set_state(state["sampler_rng"])
-    return state["step"], state.get("seconds", 0.0)
 
 
 def _moving_average(model: LicModel, decay: float) -> AveragedModel:
@@ -398,9 +286,9 @@ def prepare(processes: distributed.Processes, opts: TrainOptions) -> Session:
     ema = _moving_average(model, opts.ema) if processes.is_main and opts.ema else None
     checkpoint, start, seconds_before = opts.out / "checkpoint.pt", 0, 0.0
     if opts.resume and checkpoint.exists():
-        start, seconds_before = _load_checkpoint(checkpoint, trainee, optimizer, aux_optimizer, sampler, ema)
+        start, seconds_before = load_checkpoint(checkpoint, trainee, optimizer, aux_optimizer, sampler, ema)
         if processes.is_main:
-            _truncate_log(opts.out / "log.jsonl", start)
+            truncate_log(opts.out / "log.jsonl", start)
     if opts.compile:
         model.g_a.compile(mode=opts.compile_mode)
         model.g_s.compile(mode=opts.compile_mode)
@@ -440,7 +328,7 @@ def train_on(processes: distributed.Processes, opts: TrainOptions) -> tuple[Path
         validating = val_images and (done or (opts.val_every and (step + 1) % opts.val_every == 0))
         saving = done or time.monotonic() - last_save > 60 * opts.checkpoint_minutes
         if validating or saving or len(pending) >= opts.log_every:  # a checkpoint leaves nothing unlogged
-            record = _mean_record([_finished(r) for r in pending])
+            record = mean_record([finished(r) for r in pending])
             pending = []
             if validating:
                 record["val"] = validate(model, val_images, val_levels)
@@ -450,7 +338,8 @@ def train_on(processes: distributed.Processes, opts: TrainOptions) -> tuple[Path
             log.flush()
             bar.set_postfix(loss=record["loss"], bpp=record["bpp"], psnr=record["psnr"])
         if saving:
-            _save_checkpoint(checkpoint, session, step + 1, time.monotonic() - began)
+            save_checkpoint(checkpoint, session.trainee, session.optimizer, session.aux_optimizer, session.sampler,
+                            session.ema, step + 1, time.monotonic() - began)
             save_weights(model, weights, opts.arch, {**provenance, "step": step + 1})
             if session.ema is not None:
                 save_weights(session.ema.module, opts.out / EMA_WEIGHTS, opts.arch,
@@ -461,19 +350,3 @@ def train_on(processes: distributed.Processes, opts: TrainOptions) -> tuple[Path
     if log is not None:
         log.close()
     return weights, model
-
-
-def _mean_record(records: list[dict]) -> dict:
-    """One log record for several steps: the last step's counters, the mean of the loss terms."""
-    last = records[-1]
-    if len(records) == 1:
-        return last
-    means = {k: round(sum(r[k] for r in records) / len(records), 5) for k in last if k not in COUNTERS}
-    return {**last, **means, "steps_averaged": len(records)}
-
-
-def _truncate_log(path: Path, step: int) -> None:
-    """Drop records a killed run wrote after its last checkpoint: the resumed run redoes them."""
-    if path.exists():
-        kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= step]
-        path.write_text("".join(line + "\n" for line in kept))
