@@ -59,7 +59,13 @@ def export(run: str, output: str, name: str | None, half: bool, force: bool) -> 
 def evaluate(dataset: str, models: tuple[str, ...], quality: str, baselines: str, anchors: str | None,
              anchor_names: tuple[str, ...], reference: str, output: str, jobs: int, efforts: str) -> None:
     """Rate-distortion of real files: bpp, PSNR, MS-SSIM, times; BD-rates and RD plots."""
-    from licodec.evaluation.evaluate import DEFAULT_ANCHORS, evaluate as run, parse_efforts, parse_qualities
+    try:
+        from licodec.evaluation.evaluate import DEFAULT_ANCHORS, evaluate as run, parse_efforts, parse_qualities
+    except ModuleNotFoundError as e:
+        if (e.name or "").startswith("licodec"):
+            raise
+        raise LicodecError(f"licodec eval needs {e.name}, from the eval extra: "
+                           "pip install 'licodec[eval]'") from None
 
     torch_threads()
     table = run(Path(dataset), models, parse_qualities(quality), tuple(b for b in baselines.split(",") if b),

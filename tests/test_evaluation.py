@@ -121,6 +121,22 @@ def test_eval_errors_are_one_line(two_images, tmp_path, tiny_weights):
     assert no_reference.exit_code == 1 and "reference 'vtm'" in no_reference.output
 
 
+
+def test_eval_without_the_eval_extra_names_it(two_images, tmp_path, monkeypatch):
+    import sys
+
+    import licodec.evaluation
+
+    for package, name in ((licodec, "bdrate"), (licodec.evaluation, "evaluate")):  # as if never imported
+        monkeypatch.delitem(sys.modules, f"{package.__name__}.{name}", raising=False)
+        monkeypatch.delattr(package, name, raising=False)
+    monkeypatch.setitem(sys.modules, "bjontegaard", None)  # import fails as if not installed
+    result = CliRunner().invoke(main, ["eval", str(two_images), "-o", str(tmp_path / "r")])
+    assert result.exit_code == 1 and "pip install 'licodec[eval]'" in result.output
+    assert "bjontegaard" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "r").exists()
+
+
 def test_bench_reports_parts_times_and_ratios(tmp_path, tiny_weights, photo):
     args = ["bench", "--image", str(photo), "--model", "student", "--model", "teacher", "--sizes", "64x64",
             "--threads", "1", "--repeats", "1", "--baselines", "jpeg", "--compressai", "mbt2018-mean", "-o", str(tmp_path / "b")]
