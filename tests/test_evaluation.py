@@ -109,7 +109,15 @@ def test_eval_writes_schema_json_tables_and_plots_and_skips_a_missing_encoder(tw
     monkeypatch.setenv("LICODEC_PRECISION", "float32" if '"precision": "float32"' in first else "bfloat16")
     assert rd.seed_cache(codecs.learned("student", (1.0, 4.0, 8.0)), sorted(two_images.iterdir()), out) > 0
     shutil.rmtree(out / "cache")
+    real_kernels = fused.transform_kernels
     monkeypatch.setattr(fused, "transform_kernels", lambda: "eager" if '"kernels": "fused"' in first else "fused")
+    assert rd.seed_cache(codecs.learned("student", (1.0, 4.0, 8.0)), sorted(two_images.iterdir()), out) == 0
+    monkeypatch.setattr(fused, "transform_kernels", real_kernels)
+    # And those from files of an older format (records without one are format 2's, before format 3).
+    assert rd.seed_cache(codecs.learned("student", (1.0, 4.0, 8.0)), sorted(two_images.iterdir()), out) > 0
+    shutil.rmtree(out / "cache")
+    (out / "licodec-student.json").write_text(first.replace('"format": 3', '"format": 2'))
+    assert '"format": 3' in first
     assert rd.seed_cache(codecs.learned("student", (1.0, 4.0, 8.0)), sorted(two_images.iterdir()), out) == 0
 
 

@@ -101,7 +101,7 @@ def learned(model: str, qualities: tuple[float, ...], effort: int = 0) -> Codec:
     """Ours, through the same API as `licodec encode` / `decode`: real .lic bytes. At an encoder
     effort above 0 the codec is named NAME-eE (licodec-student-e2), so its curve and cache sit
     beside effort 0's."""
-    from licodec import api
+    from licodec import api, container
     from licodec.models.fused import transform_kernels
     from licodec.precision import transform_precision
     from licodec.weights import SHIPPED, resolve
@@ -110,7 +110,7 @@ def learned(model: str, qualities: tuple[float, ...], effort: int = 0) -> Codec:
     name = f"licodec-{info.name}" if model in SHIPPED else f"licodec-{info.path.stem}"
     description = f"licodec {info.name} ({info.path.name}, model id {info.model_id.hex()})"
     meta = {"weights": info.path.name, "content_hash": info.content_hash,
-            "precision": transform_precision(), "kernels": transform_kernels()}
+            "precision": transform_precision(), "kernels": transform_kernels(), "format": container.VERSION}
     if effort:
         from licodec.models.refine import refinement_precision, schedule_for
 

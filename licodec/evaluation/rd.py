@@ -62,13 +62,15 @@ def _measure_baseline(name: str, quality: float, image_path: Path) -> dict:
 
 def _tag(meta: dict) -> str:
     """Cache key part (from a codec's meta) that changes when a learned codec's weights, g_a/g_s
-    precision, kernels or encoder refinement change (float32, eager and effort 0 keep the bare
-    hash, the key of results from before bfloat16, fused kernels and efforts)."""
+    precision, kernels, encoder refinement or file format change (float32, eager, effort 0 and
+    format 2 keep the bare hash, the key of results from before bfloat16, fused kernels, efforts
+    and format 3)."""
     precision = "" if meta.get("precision", "float32") == "float32" else f"-{meta['precision']}"
     kernels = "-fused" if meta.get("kernels") == "fused" else ""
     refinement = meta.get("refinement")
     refined = f"-{hashlib.sha256(refinement.encode()).hexdigest()[:8]}" if refinement else ""
-    return meta.get("content_hash", "baseline")[:12] + precision + kernels + refined
+    file_format = "" if meta.get("format", 2) == 2 else f"-v{meta['format']}"
+    return meta.get("content_hash", "baseline")[:12] + precision + kernels + refined + file_format
 
 
 def run_codec(codec: Codec, images: list[Path], cache: Path, jobs: int = 1) -> list[dict]:
