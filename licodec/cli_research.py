@@ -156,6 +156,9 @@ def _training_options(command):
         click.option("--ema", default=0.0, show_default=True, metavar="DECAY",
                      help="also keep a moving average of the weights (e.g. 0.999), validated and exported "
                           "beside them as OUT/weights-ema.safetensors; 0: none"),
+        click.option("--init-ema", type=click.Path(exists=True, dir_okay=False), default=None,
+                     help="start the moving average from these weights (a previous leg's weights-ema), "
+                          "so that legs begun with --init carry it on"),
         click.option("--compile", is_flag=True, help="torch.compile g_a and g_s (faster steps after a slow start)"),
         click.option("--compile-mode", type=click.Choice(["default", "reduce-overhead", "max-autotune-no-cudagraphs"]),
                      default="default", show_default=True, help="torch.compile's mode (reduce-overhead: CUDA graphs)"),
@@ -186,10 +189,10 @@ def _run_training(strategy: str = "plain", teacher: str | None = None, derive_st
         if not derive_student:
             raise LicodecError("--arch is required (or --derive-student with distill)")
         options["arch"] = "derived-student"
-    val, init, data = options.pop("val"), options.pop("init"), [Path(d) for d in options.pop("data")]
+    paths = {name: Path(options.pop(name)) if options[name] else None for name in ("val", "init", "init_ema")}
+    data = [Path(d) for d in options.pop("data")]
     weights = run(TrainOptions(data=data[0], extra_data=tuple(data[1:]), out=Path(options.pop("out")), strategy=strategy,
-                               teacher=teacher, derive_student=derive_student,
-                               val=Path(val) if val else None, init=Path(init) if init else None, **options))
+                               teacher=teacher, derive_student=derive_student, **paths, **options))
     click.echo(f"wrote {weights}")
 
 

@@ -305,6 +305,33 @@ def test_a_moving_average_is_validated_exported_and_resumed_exactly(tiny_arch, t
     assert all(torch.equal(average[k], resumed[k]) for k in average)
 
 
+def test_init_ema_carries_a_previous_legs_average_on(tiny_arch, train_folder, tmp_path):
+    """A leg begun with --init and --init-ema: after one step the average is decay × the given
+    average + (1 − decay) × the new weights, not a copy of the weights."""
+    first = _options(tiny_arch, train_folder, tmp_path / "first", 2, ema=0.5)
+    train(first)
+    previous = load_model(read_info(tmp_path / "first" / "weights-ema.safetensors")).state_dict()
+    train(_options(tiny_arch, train_folder, tmp_path / "next", 1, ema=0.25, seed=1,
+                   init=tmp_path / "first" / "weights.safetensors",
+                   init_ema=tmp_path / "first" / "weights-ema.safetensors"))
+    raw = load_model(read_info(tmp_path / "next" / "weights.safetensors")).state_dict()
+    average = load_model(read_info(tmp_path / "next" / "weights-ema.safetensors")).state_dict()
+    moved = [k for k in raw if raw[k].is_floating_point() and not torch.equal(raw[k], previous[k])]
+    assert moved
+    for k in moved:
+        assert torch.allclose(average[k], 0.25 * previous[k] + 0.75 * raw[k], atol=1e-6)
+
+
+def test_init_ema_needs_a_decay_and_a_new_run(tiny_arch, train_folder, tmp_path):
+    from licodec.errors import LicodecError
+
+    weights = tmp_path / "w.safetensors"
+    with pytest.raises(LicodecError, match="--init-ema starts the moving average"):
+        train(_options(tiny_arch, train_folder, tmp_path / "a", 1, init_ema=weights))
+    with pytest.raises(LicodecError, match="--resume takes the checkpoint's"):
+        train(_options(tiny_arch, train_folder, tmp_path / "b", 1, ema=0.5, init_ema=weights, resume=True))
+
+
 def test_a_moving_average_needs_a_decay_below_one(tiny_arch, train_folder, tmp_path):
     from licodec.errors import LicodecError
 

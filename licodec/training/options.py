@@ -51,6 +51,7 @@ class TrainOptions:
     precision: str = "auto"  # g_a/g_s's autocast: auto | float32 | bfloat16 (licodec.precision.training_precision)
     extra_data: tuple[Path, ...] = ()  # more folders whose images all train (--holdout draws from `data` only)
     ema: float = 0.0  # decay of an exponential moving average of the weights (0: none); exported beside them
+    init_ema: Path | None = None  # the moving average's start (a previous leg's export), else the first weights
     noise: str = "auto"  # per-sample | batch (one device generator per step) | auto: batch on one GPU process
     compile_mode: str = "default"  # torch.compile's mode with --compile (reduce-overhead: CUDA graphs)
 
@@ -73,6 +74,10 @@ def check_options(opts: TrainOptions, world_size: int) -> int:
         raise LicodecError(f"unknown compile mode {opts.compile_mode!r} ({', '.join(COMPILE_MODES)})")
     if opts.init is not None and opts.resume:
         raise LicodecError("--init starts a new run; --resume continues one: give one of them")
+    if opts.init_ema is not None and not opts.ema:
+        raise LicodecError("--init-ema starts the moving average: give its decay with --ema")
+    if opts.init_ema is not None and opts.resume:
+        raise LicodecError("--init-ema starts a new run's moving average; --resume takes the checkpoint's")
     if opts.metric == "ms-ssim" and opts.patch < MSSSIM_MIN_PATCH:
         raise LicodecError(f"--metric ms-ssim needs --patch {MSSSIM_MIN_PATCH} or more")
     global_batch = opts.batch * world_size if opts.batch_per_rank else opts.batch

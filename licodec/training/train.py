@@ -196,11 +196,16 @@ def _training_noise(opts: TrainOptions, processes: distributed.Processes, global
     return per_sample_noise([noise_seed(opts.seed, step, i) for i in range(global_batch)][share])
 
 
-def _moving_average(model: LicModel, decay: float) -> AveragedModel:
-    """An EMA of the weights and buffers (torch.optim.swa_utils), kept in float32 beside them."""
+def _moving_average(model: LicModel, decay: float, start: Path | None) -> AveragedModel:
+    """An EMA of the weights and buffers (torch.optim.swa_utils), kept in float32 beside them;
+    from START's weights (--init-ema: a leg continues its predecessor's average) or the model's."""
     if not 0 < decay < 1:
         raise LicodecError(f"--ema {decay}: the decay must lie between 0 and 1")
-    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    average = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    if start is not None:
+        _load_initial_weights(average.module, start, "--init-ema")
+        average.n_averaged.fill_(1)  # else the first update copies the model over the loaded average
+    return average
 
 
 def _new_student(opts: TrainOptions, config: CodecConfig, teacher: LicModel | None) -> LicModel:
@@ -208,16 +213,16 @@ def _new_student(opts: TrainOptions, config: CodecConfig, teacher: LicModel | No
     if opts.derive_student and teacher is not None:
         inherit_weights(model, teacher)
     if opts.init is not None:
-        _load_initial_weights(model, opts.init)
+        _load_initial_weights(model, opts.init, "--init")
     if opts.channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model.to(opts.device)
 
 
-def _load_initial_weights(model: LicModel, path: Path) -> None:
+def _load_initial_weights(model: LicModel, path: Path, option: str) -> None:
     info = read_info(path)
     if info.config != model.config:
-        raise LicodecError(f"--init {path}: its architecture differs from this run's ({info.name})")
+        raise LicodecError(f"{option} {path}: its architecture differs from this run's ({info.name})")
     model.load_state_dict(load_model(info).state_dict())
 
 
@@ -283,7 +288,7 @@ def prepare(processes: distributed.Processes, opts: TrainOptions) -> Session:
     trainee = Trainee(model, strategy.to(opts.device), opts.metric, opts.level_weighting)
     optimizer, aux_optimizer = _make_optimizer(opts, model, strategy)
     sampler = CropSampler(training_images(opts), opts.patch, seed=opts.seed, device=opts.device)
-    ema = _moving_average(model, opts.ema) if processes.is_main and opts.ema else None
+    ema = _moving_average(model, opts.ema, opts.init_ema) if processes.is_main and opts.ema else None
     checkpoint, start, seconds_before = opts.out / "checkpoint.pt", 0, 0.0
     if opts.resume and checkpoint.exists():
         start, seconds_before = load_checkpoint(checkpoint, trainee, optimizer, aux_optimizer, sampler, ema)
