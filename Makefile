@@ -75,9 +75,9 @@ eval-wikipedia: $(TEST_VENV)/.installed
 	$(TEST_VENV)/bin/licodec eval $(SHARED)/data/wikipedia-photos --model student --baselines jpeg,webp,avif,jxl \
 		--reference avif -j 2 -o results/wikipedia
 
-# Encoder effort on Kodak: the student at efforts 0 (this machine's single pass), 1 and 2 against
+# Encoder effort on Kodak: the student at efforts 0 (this machine's single pass) to 3 against
 # VTM, then results/effort/kodak/effort.md (saving per effort, encode seconds); resumable.
-EFFORTS ?= 0,1,2
+EFFORTS ?= 0,1,2,3
 eval-effort: $(TEST_VENV)/.installed
 	$(TEST_VENV)/bin/licodec eval $(SHARED)/data/kodak --model student --effort $(EFFORTS) --baselines '' \
 		--anchors $(SHARED)/anchors/kodak --anchor vtm -o results/effort/kodak
