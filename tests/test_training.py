@@ -200,6 +200,19 @@ def test_learning_curves_join_legs_into_campaign_steps_and_hours(tmp_path):
     assert "| b.jsonl | 5 | 125 | 0.2 | 1.10 | 0.200 / 25.00 | 1.000 / 30.00 |" in table(rows)
 
 
+def test_learning_curves_show_the_moving_average_beside_the_raw_weights(tmp_path):
+    from licodec.training.curves import table, validations
+
+    raw = {"q1": {"bpp": 0.2, "psnr": 25.0}, "q8": {"bpp": 1.0, "psnr": 30.0}}
+    average = {"q1": {"bpp": 0.2, "psnr": 25.5}, "q8": {"bpp": 1.0, "psnr": 30.5}}
+    log = tmp_path / "leg.jsonl"
+    log.write_text(json.dumps({"step": 10, "seconds": 60.0, "batch": 8, "val": raw, "val_ema": average}) + "\n")
+    rows = validations([log])
+    assert [(r["leg"], r.get("averaged", False), r["total_step"]) for r in rows] == [
+        ("leg.jsonl", False, 10), ("leg.jsonl (average)", True, 10)]
+    assert "| leg.jsonl (average) | 10 | 10 | 0.1 | 0.02 | 0.200 / 25.50 | 1.000 / 30.50 |" in table(rows)
+
+
 def test_learning_curves_give_bd_rates_against_a_reference_validation(tmp_path):
     from licodec.training.curves import table, validations
 

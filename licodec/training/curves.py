@@ -22,7 +22,8 @@ from licodec import bdrate
 def validations(logs: list[Path], start_step: int = 0) -> list[dict]:
     """Every validation record, with campaign-wide `total_step`, `total_seconds` and
     `total_samples` (crops trained on in these logs: each record's batch × the steps since the
-    last record; legs differ in batch, so steps alone do not compare them)."""
+    last record; legs differ in batch, so steps alone do not compare them). A record that also
+    validated the moving average (`val_ema`) gives a second row, marked `averaged`."""
     rows, step_offset, seconds_offset, samples = [], start_step, 0.0, 0
     for log in logs:
         records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
@@ -31,9 +32,13 @@ def validations(logs: list[Path], start_step: int = 0) -> list[dict]:
             # max(): a resumed run may log a few steps twice
             samples += record.get("batch", 0) * max(0, record["step"] - previous_step)
             previous_step = max(previous_step, record["step"])
+            totals = {"total_step": step_offset + record["step"], "total_samples": samples,
+                      "total_seconds": seconds_offset + record["seconds"]}
             if "val" in record:
-                rows.append({**record, "total_step": step_offset + record["step"], "total_samples": samples,
-                             "total_seconds": seconds_offset + record["seconds"], "leg": log.name})
+                rows.append({**record, **totals, "leg": log.name})
+            if "val_ema" in record:  # --ema's moving average, validated beside the raw weights
+                rows.append({**record, **totals, "val": record["val_ema"], "leg": f"{log.name} (average)",
+                             "averaged": True})
         if records:
             step_offset += records[-1]["step"]
             seconds_offset += records[-1]["seconds"]
@@ -73,10 +78,13 @@ def plot(rows: list[dict], path: Path) -> None:
     # on the CPU differ ~30x in seconds per step, so only both axes together show the cost.
     for axis, key, scale, label in ((by_step, "total_step", 1, "training step (campaign)"),
                                     (by_hours, "total_seconds", 3600, "hours of training (the legs' clocks)")):
+        raw, averaged = ([r for r in rows if r.get("averaged", False) == kind] for kind in (False, True))
         for q in rows[0]["val"]:
-            axis.plot([r[key] / scale for r in rows], [r["val"][q]["psnr"] for r in rows], marker=".", label=q)
+            line, = axis.plot([r[key] / scale for r in raw], [r["val"][q]["psnr"] for r in raw], marker=".", label=q)
+            axis.plot([r[key] / scale for r in averaged], [r["val"][q]["psnr"] for r in averaged], marker="x",
+                      linestyle="none", color=line.get_color())  # the moving average's validations
         axis.set_xlabel(label)
-        axis.set_ylabel("validation PSNR (dB)")
+        axis.set_ylabel("validation PSNR (dB; x: moving average)")
         axis.legend(ncol=2, fontsize=8)
     colours = plt.cm.viridis([i / max(1, len(rows) - 1) for i in range(len(rows))])
     for row, colour in zip(rows, colours):
