@@ -189,7 +189,7 @@ def _run_training(strategy: str = "plain", teacher: str | None = None, derive_st
         if not derive_student:
             raise LicodecError("--arch is required (or --derive-student with distill)")
         options["arch"] = "derived-student"
-    paths = {name: Path(options.pop(name)) if options[name] else None for name in ("val", "init", "init_ema")}
+    paths = {name: Path(value) if (value := options.pop(name)) else None for name in ("val", "init", "init_ema")}
     data = [Path(d) for d in options.pop("data")]
     weights = run(TrainOptions(data=data[0], extra_data=tuple(data[1:]), out=Path(options.pop("out")), strategy=strategy,
                                teacher=teacher, derive_student=derive_student, **paths, **options))

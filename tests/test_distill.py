@@ -162,6 +162,10 @@ def test_training_errors_are_one_line(train_folder, tmp_path):
     assert result.exit_code == 1 and "unknown architecture 'nope'" in result.output
     result = CliRunner().invoke(main, ["train", "--arch", "student", "--patch", "100", *common])
     assert result.exit_code == 1 and "multiple of 64" in result.output
+    weights = tmp_path / "w.safetensors"
+    weights.write_bytes(b"")
+    result = CliRunner().invoke(main, ["train", "--arch", "student", "--init-ema", str(weights), *common])
+    assert result.exit_code == 1 and "give its decay with --ema" in result.output
 
 
 def test_a_derived_student_inherits_the_teachers_leading_weights():
