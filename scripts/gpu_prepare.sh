@@ -5,7 +5,8 @@
 # and for the cross-machine determinism check 6 Kodak images with the streams this CPU encodes
 # from them (data-local/cross). All git-ignored: name .whl and data-local in the call's `carry`.
 # The carry and the tracked tree share 64 MiB: run from a throwaway branch without the weights
-# the run does not need (`git switch -c gpu && git rm -q weights/teacher.safetensors && git commit -qm gpu`);
+# the run does not need (`git switch -c gpu && git rm -q weights/teacher.safetensors && git commit -qm gpu`;
+# a leg that starts from weights/campaign/ also drops weights/student.safetensors, 7.6 MB);
 # train/ (46 MB) and train-extra/ (50 MB) need two calls: carry one with `stage`, the other with `start`.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -25,9 +25,13 @@ def _our_curves(folder: Path) -> list[str]:
 
 
 def _command(folder: Path) -> list[str]:
-    """The command that made a results folder, when it was not the Makefile's default."""
+    """The command that made a results folder, when it was not the Makefile's default (as code, unless
+    the file quotes it itself beside a remark)."""
     path = folder / "COMMAND"
-    return [f"Made by `{path.read_text().strip()}`.", ""] if path.exists() else []
+    if not path.exists():
+        return []
+    text = path.read_text().strip()
+    return [f"Made by {text if '`' in text else f'`{text}`'}.", ""]
 
 
 def section(results: Path) -> str:
