@@ -18,7 +18,7 @@ import re
 import statistics
 from pathlib import Path
 
-NAME = re.compile(r"licodec-(?P<model>[\w-]+?)(-e(?P<effort>\d+))?\.json$")
+EFFORT = re.compile(r"-e(\d+)\.json$")  # licodec-student-e3.json; no suffix: effort 0
 
 
 def records(folders: list[Path], quality: float) -> dict[int, dict[str, dict]]:
@@ -26,8 +26,8 @@ def records(folders: list[Path], quality: float) -> dict[int, dict[str, dict]]:
     found: dict[int, dict[str, dict]] = {}
     for folder in folders:
         for path in sorted(folder.glob("licodec-*.json")):
-            match = NAME.search(path.name)
-            effort = int(match["effort"] or 0)
+            match = EFFORT.search(path.name)
+            effort = int(match[1]) if match else 0
             for record in json.loads(path.read_text()):
                 if record["quality"] == quality:
                     found.setdefault(effort, {})[record["image"]] = record
