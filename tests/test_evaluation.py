@@ -2,6 +2,7 @@
 right by construction, and a missing encoder that is skipped with a message."""
 import json
 import math
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -12,6 +13,7 @@ from licodec.evaluation import codecs, rd
 
 from conftest import kodak_image
 
+ROOT = Path(__file__).parent.parent
 SCHEMA_KEYS = {"bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"}
 
 
@@ -173,6 +175,40 @@ def test_readme_results_section_is_regenerated_from_the_results_files(tmp_path):
     text = readme.read_text()
     assert "99.9" not in text and "| student | 1 |" in text
     assert text.startswith("# x\n\n## Results\n\n") and text.endswith(f"{END}\n\n## Layout\n")
+
+
+def test_readme_shows_the_effort_subsets_with_the_commands_that_made_them(tmp_path):
+    from licodec.evaluation.readme import section
+
+    effort = tmp_path / "effort"
+    (effort / "kodak").mkdir(parents=True)
+    (effort / "kodak" / "effort.md").write_text("| effort | full Kodak |\n")
+    (effort / "kodak-q8-equal-bpp").mkdir()
+    (effort / "kodak-q8-equal-bpp" / "top-level.md").write_text("| effort | at equal bpp |\n")
+    (effort / "kodak-q8-equal-bpp" / "COMMAND").write_text("licodec eval SUBSET --effort 4")
+    text = section(tmp_path)
+    assert text.index("full Kodak") < text.index("Made by `licodec eval SUBSET --effort 4`.") < text.index(
+        "at equal bpp")
+    assert "wikipedia photos" not in text  # no table, no heading
+
+
+def test_top_level_table_reads_an_effort_at_another_quality(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("effort_top_level", ROOT / "scripts" / "effort_top_level.py")
+    top_level = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(top_level)
+
+    def write(name, rows):
+        (tmp_path / name).write_text(json.dumps([{"image": "a.png", "quality": q, "bpp": b, "psnr-rgb": p,
+                                                  "encoding_time": 1.0} for q, b, p in rows]))
+
+    write("licodec-student.json", [(8.0, 1.0, 33.0)])
+    write("licodec-student-e4.json", [(8.0, 1.02, 33.6), (7.90625, 0.99, 33.55)])
+    rows = top_level.table(top_level.records([tmp_path], 8.0, {4: 7.90625}), 8.0, {4: 7.90625}).splitlines()
+    assert rows[0].startswith("q8; effort 4 at q7.90625 on 1 images")
+    assert rows[-1] == "| 4 | 0.990 | 33.55 | +0.55 dB | -1.0 % | 1.0 |"
+    assert top_level.effort_at("4=7.5") == (4, 7.5)
 
 
 def test_effort_table_gives_each_efforts_saving_against_effort_zero(tmp_path):
