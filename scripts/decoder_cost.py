@@ -206,8 +206,8 @@ def main() -> None:
     print("\n".join(floor_table(args.model)))
     print("\n## Crafted files against real ones\n")
     print("Warm: `licodec.decode` in a process that has loaded the weights and decoded a Kodak file (a "
-          "server's cost per file), and its peak RSS above what that process held before; fresh: `licodec decode FILE -o OUT.png` in a new "
-          "process, its peak RSS with Python, torch and the weights.\n")
+          "server's cost per file), and its peak RSS above what that process held before; fresh: "
+          "`licodec decode FILE -o OUT.png` in a new process, its peak RSS with Python, torch and the weights.\n")
     print("| file | declared size | bytes | warm s | warm peak MB | fresh s | fresh peak RSS MB | outcome |\n"
           "|---|---|---|---|---|---|---|---|")
     print("\n".join(bomb_table(args.model)))
