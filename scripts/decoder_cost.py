@@ -149,14 +149,10 @@ def largest_canvas(codec, limit: int) -> tuple[int, int]:
     bytes (the header not even counted): no file of `limit` bytes declares more z positions, so
     more work, than a file of this size. Width and height in pixels (64 per z position)."""
     most = 1
-    while shortest_stream_of(codec, most + 1) <= limit:
+    while codec.shortest_stream((1, most + 1)) <= limit:  # the floor counts z positions, not their shape
         most += 1
     rows = max(r for r in range(1, math.isqrt(most) + 1) if most % r == 0)
     return 64 * (most // rows), 64 * rows
-
-
-def shortest_stream_of(codec, positions: int) -> int:
-    return codec.shortest_stream((1, positions))  # the floor counts z positions, not their shape
 
 
 def bomb_table(model: str) -> list[str]:

@@ -37,10 +37,10 @@ def _command(folder: Path) -> list[str]:
 def _effort_extras(effort: Path) -> list[str]:
     """The top level at the higher efforts (Kodak subsets) and the wikipedia photos at a middle one."""
     out = []
-    for folder, title in (("kodak-q8", "The top level at higher efforts, on a third of Kodak"),
-                          ("kodak-q8-equal-bpp", "The top level at equal or lower bpp"),
-                          ("wikipedia", "A middle effort on a quarter of the wikipedia photos")):
-        table = effort / folder / ("effort.md" if folder == "wikipedia" else "top-level.md")
+    for folder, name, title in (("kodak-q8", "top-level.md", "The top level at higher efforts, on a third of Kodak"),
+                                ("kodak-q8-equal-bpp", "top-level.md", "The top level at equal or lower bpp"),
+                                ("wikipedia", "effort.md", "A middle effort on a quarter of the wikipedia photos")):
+        table = effort / folder / name
         if table.exists():
             out += [f"{title} (`results/effort/{folder}/`):", "", *_command(effort / folder),
                     table.read_text().strip(), ""]
