@@ -74,14 +74,21 @@ def test_shipped_architectures_fit_their_budgets():
     assert (CONFIGS["teacher"].slices, CONFIGS["student"].slices) == (8, 5)
 
 
+# The attention models code the centre quarter of a Kodak image: their windows, shifts and
+# masks see the same divisibility as at 768x512 (Swin at 1/2 and 1/4 scale, windows of 8), for a
+# quarter of the work (the FEDS teacher took 34 s at full size).
+KODAK_CROPS = {"feds-teacher": (192, 128, 576, 384), "teacher": (192, 128, 576, 384)}
+
+
 @pytest.mark.parametrize("name", ["feds-teacher", "feds-student", "teacher", "student"])
-def test_every_named_architecture_codes_a_kodak_sized_image(name):
+def test_every_named_architecture_codes_a_kodak_image(name):
     torch.manual_seed(0)
     model = LicModel(CONFIGS[name]).eval()
-    x = to_tensor(kodak_image(23))
-    compressed, x_hat, y_hat, digests = _round_trip(model, x, 4)
+    image = kodak_image(23)
+    image = image.crop(KODAK_CROPS.get(name, (0, 0, *image.size)))
+    compressed, x_hat, y_hat, digests = _round_trip(model, to_tensor(image), 4)
     assert torch.equal(y_hat, compressed.y_hat) and digests == compressed.digests
-    assert x_hat.shape == (512, 768, 3)
+    assert x_hat.shape == (image.height, image.width, 3)
 
 
 def test_a_model_with_built_tables_copies_and_codes_the_same():

@@ -2,10 +2,16 @@
 decoder exactly, effort 0 is the single pass, and long encodes behave (Ctrl-C, bad values)."""
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
+import re
+import select
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 
 import numpy as np
@@ -148,20 +154,42 @@ def test_check_effort_in_the_api():
             check_effort(bad)
 
 
+def _read_until(fd: int, pattern: str, seconds: float) -> str:
+    """What a terminal's other end reads until `pattern` matches, the writer closes it, or time runs out."""
+    seen, deadline = b"", time.monotonic() + seconds
+    while not re.search(pattern.encode(), seen) and time.monotonic() < deadline:
+        if select.select([fd], [], [], 1)[0]:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: every writer has closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+    return seen.decode(errors="replace")
+
+
 def test_ctrl_c_during_a_long_encode_leaves_no_file(tiny_weights, tmp_path):
     image = tmp_path / "big.png"
     Image.fromarray(np.array(kodak_image(23))).save(image)
     out = tmp_path / "big.lic"
+    # stderr on a terminal, so that the refinement bar's "done/total" says refinement is under way
+    terminal, stderr = pty.openpty()
+    fcntl.ioctl(stderr, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))  # tqdm draws nothing 0 wide
     process = subprocess.Popen([sys.executable, "-m", "licodec", "encode", str(image), "-o", str(out),
-                                "-e", str(MAX_EFFORT)], stderr=subprocess.PIPE, text=True, env=os.environ,
+                                "-e", str(MAX_EFFORT)], stderr=stderr, env=os.environ,
                                # a test run started in the background inherits SIGINT ignored: undo it
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    time.sleep(15)  # torch loaded, refinement under way (8 s was too short on a busy machine)
-    assert process.poll() is None
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=180)
-    assert process.returncode == 130
-    assert stderr.strip().splitlines()[-1] == "licodec: interrupted"
+    os.close(stderr)
+    try:
+        assert re.search(r"refining.*\d+/\d+", _read_until(terminal, r"\d+/\d+", 180)) and process.poll() is None
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=180) == 130
+        lines = [line.strip() for line in re.split(r"[\r\n]", _read_until(terminal, "(?!)", 10))]
+    finally:
+        process.kill()
+        os.close(terminal)
+    assert [line for line in lines if line][-1] == "licodec: interrupted"
     assert not out.exists() and not list(tmp_path.glob(".big.lic.*"))
 
 
