@@ -3,7 +3,9 @@
     "LIC" | version | colour layout | model id (4) | quality | width | height | words | rANS stream
           | sections (count, then type, length, bytes each) | z digest (2) | digest (2) | CRC-32 (4)
 
-(version 2, still decoded, has no z digest.)
+(version 2, still decoded, has no z digest.) A file of any version holds at least
+MIN_BYTES_PER_BLOCK bytes per 64×64 block of its image (`shortest_file`), so that a decoder's
+work is bounded by the bytes it is handed; `pack` pads a version 4 file that would hold fewer.
 
 width, height and the stream's length in 32-bit words are unsigned LEB128 varints, so a
 768×512 image with a stream under 64 KiB has a 16-byte header.
@@ -19,14 +21,26 @@ from typing import NamedTuple
 from licodec.errors import LicodecError
 
 MAGIC = b"LIC"
+# 4: a padding section, so that every file holds MIN_BYTES_PER_BLOCK bytes per block.
 # 3: a digest of z alone, checked before any y is decoded; alpha as WebP lossless.
 # 2: integer entropy-parameter networks (docs/format.md). 1 decoded only where it was encoded.
-VERSION = 3
-READABLE_VERSIONS = (2, 3)
+VERSION = 4
+READABLE_VERSIONS = (2, 3, 4)
+# The last version that changed what any photo's file holds (4 only pads files under 6 bytes a
+# block, which no photo measured comes near): rate results keyed by it stay valid across 3 → 4.
+RATES_VERSION = 3
 QUALITY_STEPS = 32  # quality is stored in steps of 1/32 from 1.0
 COLOUR_LAYOUTS = ("RGB", "L", "RGBA", "LA")
-# Optional sections after the stream: the alpha plane (WebP lossless or PNG), an ICC profile, EXIF.
-SECTION_TYPES = {1: "alpha", 2: "icc", 3: "exif"}
+# Optional sections after the stream: the alpha plane (WebP lossless or PNG), an ICC profile, EXIF,
+# and (version 4) zero bytes that pad a file to its shortest length.
+SECTION_TYPES = {1: "alpha", 2: "icc", 3: "exif", 4: "padding"}
+PADDING = 4
+# A decoder's work grows with the blocks of 64×64 pixels it decodes (~1.4 s per megapixel on 2
+# cores): at 6 bytes a block, a 1 kB file asks for at most 170 blocks (0.7 MP). Real files hold
+# 7.0 bytes a block or more, flat images the fewest (results/decoder/cost.md), so only an
+# unusually flat image is ever padded, and files of versions 2 and 3 meet the rule unpadded.
+MIN_BYTES_PER_BLOCK = 6
+BLOCK = 64
 MAX_SIDE = 1 << 16
 # The transforms run tile by tile, but the latent codec holds the whole latent (~60 MB per
 # megapixel at its peak): 100 MP stays within ~6 GB. The decoder refuses larger declared sizes
@@ -51,12 +65,13 @@ def _trailer(version: int) -> int:
 class Extras:
     """What a file keeps beside the coded colour (each absent when None)."""
 
-    alpha: bytes | None = None  # the alpha plane, lossless: WebP (version 3) or a greyscale PNG
+    alpha: bytes | None = None  # the alpha plane, lossless: WebP (version 3 on) or a greyscale PNG
     icc: bytes | None = None  # ICC profile, as the input held it
     exif: bytes | None = None  # EXIF, orientation already applied to the pixels
 
     def sections(self) -> list[tuple[int, bytes]]:
-        return [(kind, getattr(self, name)) for kind, name in SECTION_TYPES.items() if getattr(self, name) is not None]
+        return [(kind, getattr(self, name)) for kind, name in SECTION_TYPES.items()
+                if kind != PADDING and getattr(self, name) is not None]
 
 
 @dataclass(frozen=True)
@@ -71,7 +86,7 @@ class Header:
 
     @property
     def centred(self) -> bool:
-        """Whether the image sits centred in its canvas padded to ×64 (version 3), not at its
+        """Whether the image sits centred in its canvas padded to ×64 (version 3 on), not at its
         top left (version 2): licodec.latent_stream.canvas_offset."""
         return self.version >= 3
 
@@ -104,7 +119,30 @@ def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
             raise LicodecError("corrupt file: malformed header field")
 
 
-def pack(header: Header, stream: bytes, digests: Digests) -> bytes:
+def blocks(width: int, height: int) -> int:
+    """How many 64×64 blocks cover an image of this size (its canvas, licodec.latent_stream)."""
+    return -(-width // BLOCK) * -(-height // BLOCK)
+
+
+def shortest_file(width: int, height: int) -> int:
+    """The fewest bytes a file of this size may have: its decoder's work is bounded by them."""
+    return MIN_BYTES_PER_BLOCK * blocks(width, height)
+
+
+def _padding(length: int, shortest: int) -> list[tuple[int, bytes]]:
+    """The padding section that brings a file of `length` bytes (without it) to `shortest`."""
+    short = shortest - length
+    if short <= 0:
+        return []
+    size = max(0, short - 1 - len(_varint(short)))
+    while 1 + len(_varint(size)) + size < short:
+        size += 1
+    return [(PADDING, bytes(size))]
+
+
+def pack(header: Header, stream: bytes, digests: Digests, pad: bool = True) -> bytes:
+    """The file's bytes; version 4 files padded to `shortest_file` unless `pad` is False (only
+    to craft a file that a decoder must refuse)."""
     if len(stream) % 4:
         raise ValueError("rANS stream must be whole 32-bit words")
     if not (1 <= header.width <= MAX_SIDE and 1 <= header.height <= MAX_SIDE):
@@ -117,15 +155,22 @@ def pack(header: Header, stream: bytes, digests: Digests) -> bytes:
     if header.version not in READABLE_VERSIONS or (header.version > 2) != (digests.z is not None):
         raise ValueError(f"version {header.version} files need {'a' if header.version > 2 else 'no'} z digest")
     digest_fields = [digests.symbols] if header.version == 2 else [digests.z, digests.symbols]
-    sections = header.extras.sections()
-    body = b"".join([
+    head = b"".join([
         MAGIC, bytes([header.version, COLOUR_LAYOUTS.index(header.colour)]), header.model_id,
         bytes([quality_code]), _varint(header.width - 1), _varint(header.height - 1),
-        _varint(len(stream) // 4), stream, _varint(len(sections)),
-        *(bytes([kind]) + _varint(len(payload)) + payload for kind, payload in sections),
-        *(struct.pack("<H", value & 0xFFFF) for value in digest_fields),
-    ])
+        _varint(len(stream) // 4), stream])
+    tail = b"".join(struct.pack("<H", value & 0xFFFF) for value in digest_fields)
+    sections = header.extras.sections()
+    if pad and header.version >= 4:
+        unpadded = len(head) + len(_sections(sections)) + len(tail) + 4
+        sections += _padding(unpadded, shortest_file(header.width, header.height))  # count stays 1 byte
+    body = head + _sections(sections) + tail
     return body + struct.pack("<I", zlib.crc32(body))
+
+
+def _sections(sections: list[tuple[int, bytes]]) -> bytes:
+    return _varint(len(sections)) + b"".join(bytes([kind]) + _varint(len(payload)) + payload
+                                             for kind, payload in sections)
 
 
 def read_header(data: bytes) -> tuple[Header, int, int]:
@@ -156,10 +201,13 @@ def read_header(data: bytes) -> tuple[Header, int, int]:
 def unpack(data: bytes) -> tuple[Header, bytes, Digests]:
     """Header, rANS stream and the 16-bit symbol digests, after checking length and CRC-32."""
     header, offset, length = read_header(data)
+    if len(data) < shortest_file(header.width, header.height):
+        raise LicodecError(f"corrupt file: {len(data)} bytes, fewer than any {header.width}x{header.height} "
+                           f"file holds ({shortest_file(header.width, header.height)})")
     trailer = _trailer(header.version)
     if len(data) < offset + length + 1 + trailer:
         raise LicodecError(f"truncated file: {len(data)} bytes, the header promises {offset + length + 1 + trailer}")
-    extras, end = _read_sections(data, offset + length, trailer)
+    extras, end = _read_sections(data, offset + length, trailer, header.version)
     if len(data) > end + trailer:
         raise LicodecError(f"corrupt file: {len(data) - end - trailer} unexpected bytes after the stream")
     (crc,) = struct.unpack("<I", data[-4:])
@@ -208,9 +256,9 @@ def check_pixels(header: Header, max_pixels: int | None = None) -> None:
                            f"{limit} pixels (--max-pixels, ${MAX_PIXELS_VARIABLE})")
 
 
-def _read_sections(data: bytes, pos: int, trailer: int) -> tuple[Extras, int]:
+def _read_sections(data: bytes, pos: int, trailer: int, version: int) -> tuple[Extras, int]:
     """The optional sections after the stream, every length checked against the file's size
-    before anything is sliced; returns them and where they end."""
+    before anything is sliced; returns them (padding dropped) and where they end."""
     limit = len(data) - trailer
     bounded = memoryview(data)[:limit]
     count, pos = _read_varint(bounded, pos)
@@ -219,10 +267,11 @@ def _read_sections(data: bytes, pos: int, trailer: int) -> tuple[Extras, int]:
         if pos >= limit:
             raise LicodecError("truncated file: sections end early")
         kind, (size, pos) = data[pos], _read_varint(bounded, pos + 1)
-        name = SECTION_TYPES.get(kind)
+        name = SECTION_TYPES.get(kind) if kind != PADDING or version >= 4 else None
         if name is None or name in found:
             raise LicodecError(f"corrupt file: {'unknown' if name is None else 'repeated'} section type {kind}")
         if pos + size > limit:
             raise LicodecError("truncated file: a section ends past the end of the file")
         found[name], pos = bytes(data[pos : pos + size]), pos + size
+    found.pop("padding", None)
     return Extras(**found), pos

@@ -6,12 +6,13 @@ time and memory of crafted files (decompression bombs) against a real decode.
 1. The floor (ChARMLatentCodec.shortest_stream: z at the factorized prior's modes, y free)
    against the real streams of Kodak, wikipedia-photos and flat single-colour images at q1
    (the smallest files; the floor does not depend on quality), and against the stream of z at
-   its modes with every y symbol 0 (at its μ).
+   its modes with every y symbol 0 (at its μ); and the bytes per 64×64 block of the same files
+   unpadded, against the format's shortest file (container.MIN_BYTES_PER_BLOCK).
 2. Crafted files of at most 1 kB declaring sizes up to the cap, beside real files: the time
    and peak RSS of `licodec.decode` in a warm process (what a server pays per file), and of
    `licodec decode` in a fresh process (its VmHWM at exit: Python, torch and the weights
-   included). One real file is the largest size whose floor fits in 1 kB: no file of 1 kB can
-   declare more z positions, so its decode bounds the work any 1 kB file can ask for.
+   included). One real file has the most blocks a file of 1 kB may declare
+   (container.shortest_file): its decode bounds the work any 1 kB file can ask for.
 """
 from __future__ import annotations
 
@@ -68,24 +69,28 @@ def modal_stream(codec, z_shape: tuple[int, int], quality: float) -> tuple[bytes
 def floor_table(model: str) -> list[str]:
     codec = loaded_model(resolve(model), "cpu").latent_codec
     rows = []
-    sets = [("Kodak", list_images(SHARED / "data/kodak")),
-            ("wikipedia-photos", list_images(SHARED / "data/wikipedia-photos"))]
-    for name, paths in sets:
-        ratios = [_ratio(codec, Image.open(path).convert("RGB")) for path in paths]
-        rows.append(f"| {name} ({len(paths)} images) | {min(ratios):.1f} | {np.median(ratios):.1f} |")
-    flat = [_ratio(codec, Image.new("RGB", size, (value,) * 3)) for size in FLAT_SIZES for value in (0, 128, 255)]
-    rows.append(f"| flat grey, black, white at {', '.join(f'{w}x{h}' for w, h in FLAT_SIZES)} | "
-                f"{min(flat):.1f} | {np.median(flat):.1f} |")
+    sets = [("Kodak", [Image.open(path).convert("RGB") for path in list_images(SHARED / "data/kodak")]),
+            ("wikipedia-photos", [Image.open(path).convert("RGB")
+                                  for path in list_images(SHARED / "data/wikipedia-photos")])]
+    sets.append((f"flat grey, black, white at {', '.join(f'{w}x{h}' for w, h in FLAT_SIZES)}",
+                 [Image.new("RGB", size, (value,) * 3) for size in FLAT_SIZES for value in (0, 128, 255)]))
+    for name, images in sets:
+        ratios, per_block = zip(*(_against_floors(codec, image) for image in images))
+        rows.append(f"| {name} | {min(ratios):.1f} | {np.median(ratios):.1f} | {min(per_block):.1f} | "
+                    f"{np.median(per_block):.1f} |")
     modal = [len(modal_stream(codec, latent_shape(h, w), 1.0)[0]) / codec.shortest_stream(latent_shape(h, w))
              for w, h in FLAT_SIZES[1:]]
     rows.append(f"| z at its modes, y all 0, at {', '.join(f'{w}x{h}' for w, h in FLAT_SIZES[1:])}"
-                f" | {min(modal):.1f} | {np.median(modal):.1f} |")
+                f" | {min(modal):.1f} | {np.median(modal):.1f} | | |")
     return rows
 
 
-def _ratio(codec, image: Image.Image) -> float:
-    stream = container.unpack(licodec.encode(image, quality=1))[1]
-    return len(stream) / codec.shortest_stream(latent_shape(image.height, image.width))
+def _against_floors(codec, image: Image.Image) -> tuple[float, float]:
+    """The q1 stream ÷ the stream floor, and the q1 file's bytes unpadded per 64×64 block."""
+    header, stream, digests = container.unpack(licodec.encode(image, quality=1))
+    unpadded = container.pack(header, stream, digests, pad=False)
+    return (len(stream) / codec.shortest_stream(latent_shape(image.height, image.width)),
+            len(unpadded) / container.blocks(image.width, image.height))
 
 
 def _largest_flat_file(model: str, limit: int) -> tuple[int, bytes]:
@@ -144,12 +149,11 @@ def _fresh_process_cost(path: Path) -> tuple[float, float]:
     return time.monotonic() - started, int(peak) / 1024
 
 
-def largest_canvas(codec, limit: int) -> tuple[int, int]:
-    """The nearest-square canvas with the most z positions whose stream floor fits in `limit`
-    bytes (the header not even counted): no file of `limit` bytes declares more z positions, so
-    more work, than a file of this size. Width and height in pixels (64 per z position)."""
+def largest_canvas(limit: int) -> tuple[int, int]:
+    """The nearest-square canvas with the most 64×64 blocks a file of `limit` bytes may declare
+    (container.shortest_file): no such file asks for more work. Width and height in pixels."""
     most = 1
-    while codec.shortest_stream((1, most + 1)) <= limit:  # the floor counts z positions, not their shape
+    while container.shortest_file(64, 64 * (most + 1)) <= limit:  # the rule counts blocks, not their shape
         most += 1
     rows = max(r for r in range(1, math.isqrt(most) + 1) if most % r == 0)
     return 64 * (most // rows), 64 * rows
@@ -164,7 +168,8 @@ def bomb_table(model: str) -> list[str]:
         kodak = Path(folder) / "kodim23.lic"
         kodak.write_bytes(licodec.encode(SHARED / "data/kodak/kodim23.png", quality=1, model=model))
         cases = [("real: Kodak kodim23 at q1", 768, 512, kodak.read_bytes())]
-        refused = container.pack(container.Header(info.model_id, 1.0, 20000, 10000), b"", container.Digests(0, 0))
+        refused = container.pack(container.Header(info.model_id, 1.0, 20000, 10000), b"", container.Digests(0, 0),
+                                 pad=False)
         cases.append(("declares 200 MP (header refusal)", 20000, 10000, refused))
         for width, height in BOMB_SIZES:
             header = container.Header(info.model_id, 1.0, width, height)
@@ -173,12 +178,14 @@ def bomb_table(model: str) -> list[str]:
                     ("empty stream", b"", container.Digests(0, 0)),
                     ("1 kB of random stream", rng.bytes(1000), container.Digests(0, 0)),
                     ("z at modes, y 0, its true digests, cut to 1 kB", modal[:1000], digests)]:
-                cases.append((label, width, height, container.pack(header, stream, file_digests)))
+                cases.append((label, width, height, container.pack(header, stream, file_digests, pad=False)))
+                cases.append((label + ", padded to the shortest file", width, height,
+                              container.pack(header, stream, file_digests)))
         side, flat = _largest_flat_file(model, 1024)
         cases.append(("real: the largest flat black square under 1 kB, q1", side, side, flat))
-        width, height = largest_canvas(codec, 1024)
+        width, height = largest_canvas(1024)
         grey = licodec.encode(Image.new("RGB", (width, height), (128,) * 3), quality=1, model=model)
-        cases.append(("real, flat grey, q1: the largest size whose floor fits in 1 kB (the bound on any "
+        cases.append(("real, flat grey, q1: the most blocks a 1 kB file may declare (the bound on any "
                       "1 kB file's work)", width, height, grey))
         for label, width, height, data in cases:
             path = Path(folder) / "case.lic"
@@ -197,8 +204,10 @@ def main() -> None:
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     print(f"# What a decoder spends ({args.model})\n\n`python scripts/decoder_cost.py` (this machine, "
           f"{os.cpu_count()} cores)\n")
-    print("## The stream floor against real streams (stream bytes ÷ floor bytes, q1)\n")
-    print("| files | least | median |\n|---|---|---|")
+    print("## The floors against real files (q1)\n")
+    print(f"Stream bytes ÷ the stream floor's, and the file's bytes unpadded per 64×64 block (the format asks "
+          f"for {container.MIN_BYTES_PER_BLOCK}).\n")
+    print("| files | stream ÷ floor, least | median | bytes per block, least | median |\n|---|---|---|---|---|")
     print("\n".join(floor_table(args.model)))
     print("\n## Crafted files against real ones\n")
     print("Warm: `licodec.decode` in a process that has loaded the weights and decoded a Kodak file (a "

@@ -130,3 +130,48 @@ def test_the_pixel_cap_comes_from_the_caller_then_the_environment(monkeypatch):
         container.check_pixels(header)
     with pytest.raises(LicodecError, match="outside 1..100000000"):
         container.check_pixels(header, 200_000_000)
+
+
+@pytest.mark.parametrize("width, height", [(1, 1), (768, 512), (4000, 3000), (65535, 1525)])
+def test_files_are_padded_to_their_shortest_length_and_unpack_alike(width, height):
+    header = replace(HEADER, width=width, height=height)
+    for stream in (b"", STREAM[:40], STREAM):
+        data = container.pack(header, stream, container.Digests(7, 8))
+        shortest = container.shortest_file(width, height)
+        assert shortest <= len(data) <= max(shortest + 1, len(container.pack(header, stream, container.Digests(7, 8),
+                                                                             pad=False)))
+        assert container.unpack(data) == (header, stream, container.Digests(7, 8))
+
+
+def test_the_shortest_file_grows_with_the_blocks_it_covers():
+    assert container.shortest_file(64, 64) == container.shortest_file(1, 1) == container.MIN_BYTES_PER_BLOCK
+    assert container.shortest_file(65, 64) == 2 * container.MIN_BYTES_PER_BLOCK
+    assert container.shortest_file(4000, 3000) == container.MIN_BYTES_PER_BLOCK * 63 * 47
+
+
+@pytest.mark.parametrize("version", [2, 3, 4])
+def test_a_file_shorter_than_its_size_allows_is_refused_in_every_version(version):
+    header = replace(HEADER, width=4000, height=3000, version=version)
+    data = container.pack(header, STREAM[:400], container.Digests(1, None if version == 2 else 2), pad=False)
+    assert len(data) < container.shortest_file(4000, 3000)
+    with pytest.raises(LicodecError, match="fewer than any 4000x3000 file"):
+        container.unpack(data)
+
+
+def test_no_file_of_1_kb_declares_more_than_170_blocks():
+    """What bounds a decoder's work (docs/format.md): 1 kB asks for at most 0.7 megapixels."""
+    assert max(n for n in range(1, 10**5) if n * container.MIN_BYTES_PER_BLOCK <= 1024) == 170
+    for width, height in [(832, 896), (1024, 1024), (10000, 10000), (65535, 1525)]:
+        data = container.pack(replace(HEADER, width=width, height=height), STREAM[:900], container.Digests(1, 2),
+                              pad=False)
+        assert len(data) <= 1024
+        with pytest.raises(LicodecError, match="fewer than any"):
+            container.unpack(data)
+
+
+def test_padding_sections_are_version_4s():
+    padded = container.pack(replace(HEADER, width=4000, height=3000), b"", container.Digests(1, 2))
+    assert container.read_header(padded)[0].version == 4
+    as_version_3 = with_fixed_crc(padded[:3] + b"\x03" + padded[4:])
+    with pytest.raises(LicodecError, match="unknown section type 4"):
+        container.unpack(as_version_3)

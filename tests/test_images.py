@@ -186,7 +186,8 @@ def test_alpha_wider_than_webp_allows_stays_png(monkeypatch):
 
 def test_version_2_files_keep_decoding(tiny_weights, photo):
     """Format 2: one digest, alpha as PNG, the image at its canvas's top left. Repacked from a
-    version 3 file of a size with no padding, it decodes alike."""
+    version 4 file of a size the canvas does not pad, it decodes alike; so does format 3, which
+    differs from 4 only by having no padding section."""
     import dataclasses
 
     from licodec import container
@@ -201,6 +202,8 @@ def test_version_2_files_keep_decoding(tiny_weights, photo):
     assert container.read_header(old_file)[0].version == 2
     decoded, new = licodec.decode(old_file), licodec.decode(container.pack(header, stream, digests))
     assert np.array_equal(np.array(decoded), np.array(new))
+    version_3 = container.pack(dataclasses.replace(header, version=3), stream, digests)
+    assert np.array_equal(np.array(licodec.decode(version_3)), np.array(new))
     with pytest.raises(licodec.LicodecError, match="decoding mismatch"):
         licodec.decode(container.pack(old, stream, container.Digests(digests.symbols ^ 1)))
 
@@ -228,3 +231,19 @@ def test_tiny_and_odd_sizes_round_trip(tiny_weights, tmp_path, size):
     image = Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
     data = licodec.encode(image, quality=3)
     assert licodec.decode(data).size == size
+
+
+def test_a_file_under_its_shortest_length_is_padded_and_decodes_alike(tiny_weights, photo, monkeypatch):
+    """Only unusually flat images fall under 6 bytes a block; a higher minimum makes a photo one."""
+    from licodec import container
+
+    image = Image.open(photo).convert("RGB")
+    plain = licodec.encode(image, quality=1)
+    plain_parts, decoded = container.unpack(plain), np.array(licodec.decode(plain))
+    monkeypatch.setattr(container, "MIN_BYTES_PER_BLOCK", 4 * len(plain))
+    padded = licodec.encode(image, quality=1)
+    assert len(padded) >= container.shortest_file(*image.size) > len(plain)
+    assert container.unpack(padded) == plain_parts
+    assert np.array_equal(np.array(licodec.decode(padded)), decoded)
+    with pytest.raises(licodec.LicodecError, match="fewer than any"):
+        licodec.decode(plain)  # now under the minimum: refused

@@ -60,12 +60,14 @@ def mutate(valid: bytes, rng: np.random.Generator) -> bytes:
 
 def crafted(header: container.Header, rng: np.random.Generator) -> bytes:
     """A well-formed file (valid CRC) declaring any size up to the cap, with up to 1 kB of random
-    stream and random digests: what an attacker hands a server that decodes uploads."""
+    stream and random digests, padded to its shortest length or not: what an attacker hands a
+    server that decodes uploads."""
     width = int(rng.integers(1, container.MAX_SIDE))
     height = int(rng.integers(1, max(2, min(container.MAX_SIDE, container.MAX_PIXELS // width))))
     stream = rng.integers(0, 256, 4 * int(rng.integers(0, 257)), dtype=np.uint8).tobytes()
     digests = container.Digests(*(int(v) for v in rng.integers(0, 1 << 16, 2)))
-    return container.pack(container.Header(header.model_id, header.quality, width, height), stream, digests)
+    return container.pack(container.Header(header.model_id, header.quality, width, height), stream, digests,
+                          pad=bool(rng.integers(2)))
 
 
 def with_sections(image):

@@ -110,7 +110,8 @@ def learned(model: str, qualities: tuple[float, ...], effort: int = 0) -> Codec:
     name = f"licodec-{info.name}" if model in SHIPPED else f"licodec-{info.path.stem}"
     description = f"licodec {info.name} ({info.path.name}, model id {info.model_id.hex()})"
     meta = {"weights": info.path.name, "content_hash": info.content_hash,
-            "precision": transform_precision(), "kernels": transform_kernels(), "format": container.VERSION}
+            "precision": transform_precision(), "kernels": transform_kernels(),
+            "format": container.RATES_VERSION}
     if effort:
         from licodec.models.refine import refinement_precision, schedule_for
 
