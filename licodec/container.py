@@ -40,7 +40,7 @@ PADDING = 4
 # 7.0 bytes a block or more, flat images the fewest (results/decoder/cost.md), so only an
 # unusually flat image is ever padded, and files of versions 2 and 3 meet the rule unpadded.
 MIN_BYTES_PER_BLOCK = 6
-BLOCK = 64
+BLOCK = 64  # the canvas's unit, one z position (licodec.latent_stream.PAD_MULTIPLE)
 MAX_SIDE = 1 << 16
 # The transforms run tile by tile, but the latent codec holds the whole latent (~60 MB per
 # megapixel at its peak): 100 MP stays within ~6 GB. The decoder refuses larger declared sizes

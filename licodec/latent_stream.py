@@ -12,10 +12,11 @@ import zlib
 
 import numpy as np
 
+from licodec.container import BLOCK
 from licodec.errors import LicodecError
 from licodec.rans import StreamReader, TableSet, shortest_stream_bits
 
-PAD_MULTIPLE = 64  # images are padded to it: 4 stride-2 steps in g_a and 2 more in h_a
+PAD_MULTIPLE = BLOCK  # images are padded to it: 4 stride-2 steps in g_a and 2 more in h_a
 MISMATCH = "decoding mismatch: the decoded latents differ from the encoder's (see docs/format.md)"
 
 
