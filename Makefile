@@ -52,8 +52,11 @@ $(TEST_VENV)/.installed: pyproject.toml
 	$(TEST_VENV)/bin/pip install -q --no-deps $(COMPRESSAI)
 	touch $@
 
+# One pytest worker per usable core (TEST_WORKERS=0 runs in one process), a test file per
+# worker at a time, so a module's fixtures (the wheel, the shipped models) are built once.
+TEST_WORKERS ?= auto
 test: $(TEST_VENV)/.installed
-	LICODEC_SHARED=$(SHARED) $(TEST_VENV)/bin/python -m pytest -q
+	LICODEC_SHARED=$(SHARED) $(TEST_VENV)/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # The full round-trip sweep: every Kodak image at q = 1, 4, 8 with both shipped models
 # (SWEEP_MODELS="--model student" re-sweeps one model and keeps the other's rows).

@@ -8,12 +8,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-import pytest
-import torch
-from PIL import Image
+from licodec import threads
 
-from licodec.config import CodecConfig
+threads.prepare_openmp()  # before torch loads: with a worker per core, spinning threads would steal
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from licodec.config import CodecConfig  # noqa: E402
 from licodec.models import LicModel
 from licodec.weights import save_weights
 
@@ -27,9 +31,17 @@ TINY = CodecConfig(N=16, M=24, hyper_channels=16, slices=4, max_support_slices=2
                    blocks_per_group=1, attention_layers=2, attention_window=4, attention_heads=2, mlp_ratio=2.0)
 
 
+def pytest_xdist_auto_num_workers(config) -> int:
+    """`pytest -n auto`: one worker per CPU this process may use (xdist would count physical
+    cores through psutil where it is installed, or every CPU of the host)."""
+    return threads.usable_cpus()
+
+
 @pytest.fixture(autouse=True)
-def _two_threads():
-    torch.set_num_threads(2)
+def _threads_per_worker():
+    """2 threads in one process; under xdist the usable CPUs shared among the workers."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    torch.set_num_threads(max(1, min(2, threads.default_threads(workers))))
 
 
 def tiny_model(seed: int = 0, config: CodecConfig = TINY, widen: bool = True) -> LicModel:
