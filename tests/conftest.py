@@ -31,6 +31,7 @@ TINY = CodecConfig(N=16, M=24, hyper_channels=16, slices=4, max_support_slices=2
                    blocks_per_group=1, attention_layers=2, attention_window=4, attention_heads=2, mlp_ratio=2.0)
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: pytest without it runs the suite too
 def pytest_xdist_auto_num_workers(config) -> int:
     """`pytest -n auto`: one worker per CPU this process may use (xdist would count physical
     cores through psutil where it is installed, or every CPU of the host)."""
