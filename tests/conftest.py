@@ -42,7 +42,7 @@ def pytest_xdist_auto_num_workers(config) -> int:
 def _threads_per_worker():
     """2 threads in one process; under xdist the usable CPUs shared among the workers."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    torch.set_num_threads(max(1, min(2, threads.default_threads(workers))))
+    torch.set_num_threads(min(2, threads.default_threads(workers)))  # default_threads is at least 1
 
 
 def tiny_model(seed: int = 0, config: CodecConfig = TINY, widen: bool = True) -> LicModel:
