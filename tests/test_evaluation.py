@@ -192,6 +192,28 @@ def test_readme_shows_the_effort_subsets_with_the_commands_that_made_them(tmp_pa
     assert "wikipedia photos" not in text  # no table, no heading
 
 
+def test_readme_marks_figures_measured_with_an_earlier_shipped_file(tmp_path):
+    from licodec.evaluation.readme import section
+
+    def curve(name, weights, content_hash):
+        meta = {"qualities": [1.0], "images": 1, "weights": weights, "content_hash": content_hash}
+        results = {m: [1.0] for m in ("bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time")}
+        return json.dumps({"name": name, "meta": meta, "results": results})
+
+    kodak = tmp_path / "kodak"
+    kodak.mkdir()
+    (kodak / "bd-rate.md").write_text("| codec | BD-rate |\n")
+    (kodak / "licodec-student.json").write_text(curve("licodec-student", "student.safetensors", "aa" * 32))
+    (kodak / "licodec-teacher.json").write_text(curve("licodec-teacher", "teacher.safetensors", "cc" * 32))
+    (kodak / "licodec-mine.json").write_text(curve("licodec-mine", "mine.safetensors", "dd" * 32))
+    shipped = {"student.safetensors": "bb" * 32, "teacher.safetensors": "cc" * 32}
+    text = section(tmp_path, shipped)
+    assert "**Measured with an earlier student** (model aaaaaaaa; the shipped student is now bbbbbbbb): " \
+           "`licodec-student` show" in text
+    assert "earlier teacher" not in text and "earlier mine" not in text  # current, or not a shipped file
+    assert "earlier" not in section(tmp_path, {**shipped, "student.safetensors": "aa" * 32})
+
+
 def test_top_level_table_reads_an_effort_at_another_quality(tmp_path):
     import importlib.util
 
