@@ -244,6 +244,15 @@ def test_learning_curves_compare_against_another_runs_validation(tmp_path):
         reference_validation(rows, 8, student_log)
 
 
+def test_the_rd_panel_draws_a_spread_of_validations_with_the_first_and_last():
+    from licodec.training.curves import rows_to_draw
+
+    rows = [{"total_step": step} for step in range(30)]
+    drawn = [r["total_step"] for r in rows_to_draw(rows, 4)]
+    assert drawn == [0, 10, 19, 29]
+    assert rows_to_draw(rows[:3], 4) == rows[:3]
+
+
 def test_a_resumed_run_takes_the_learning_rates_given_now(tiny_arch, train_folder, tmp_path):
     options = _options(tiny_arch, train_folder, tmp_path / "run", 2)
     train(options)

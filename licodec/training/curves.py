@@ -67,16 +67,27 @@ def table(rows: list[dict], reference: dict | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+RD_CURVES = 12  # curves in the RD panel: more make its legend unreadable
+
+
+def rows_to_draw(rows: list[dict], count: int) -> list[dict]:
+    """COUNT rows spread evenly over the campaign, the first and the last among them."""
+    if len(rows) <= count:
+        return rows
+    return [rows[round(i * (len(rows) - 1) / (count - 1))] for i in range(count)]
+
+
 def plot(rows: list[dict], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, (by_step, by_hours, rd) = plt.subplots(1, 3, figsize=(17, 4.5))
-    # The same validations against steps and against the loop's wall clock: legs on a GPU and
-    # on the CPU differ ~30x in seconds per step, so only both axes together show the cost.
-    for axis, key, scale, label in ((by_step, "total_step", 1, "training step (campaign)"),
+    figure, (by_crops, by_hours, rd) = plt.subplots(1, 3, figsize=(17, 4.5))
+    # The same validations against crops trained on (legs differ in batch, so not steps) and against
+    # the loop's wall clock: legs on a GPU and on the CPU differ ~30x in seconds per crop, so only
+    # both axes together show the cost.
+    for axis, key, scale, label in ((by_crops, "total_samples", 1000, "crops trained on (thousands)"),
                                     (by_hours, "total_seconds", 3600, "hours of training (the legs' clocks)")):
         raw, averaged = ([r for r in rows if r.get("averaged", False) == kind] for kind in (False, True))
         for q in rows[0]["val"]:
@@ -86,11 +97,12 @@ def plot(rows: list[dict], path: Path) -> None:
         axis.set_xlabel(label)
         axis.set_ylabel("validation PSNR (dB; x: moving average)")
         axis.legend(ncol=2, fontsize=8)
-    colours = plt.cm.viridis([i / max(1, len(rows) - 1) for i in range(len(rows))])
-    for row, colour in zip(rows, colours):
+    shown = rows_to_draw(rows, RD_CURVES)
+    colours = plt.cm.viridis([i / max(1, len(shown) - 1) for i in range(len(shown))])
+    for row, colour in zip(shown, colours):
         points = list(row["val"].values())
         rd.plot([p["bpp"] for p in points], [p["psnr"] for p in points], color=colour, marker=".",
-                label=f"step {row['total_step']}")
+                label=f"step {row['total_step']}" + (" (average)" if row.get("averaged") else ""))
     rd.set_xlabel("bpp (estimated)")
     rd.set_ylabel("PSNR (dB)")
     rd.legend(fontsize=7, ncol=2)
