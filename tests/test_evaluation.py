@@ -209,7 +209,7 @@ def test_readme_marks_figures_measured_with_an_earlier_shipped_file(tmp_path):
     shipped = {"student.safetensors": "bb" * 32, "teacher.safetensors": "cc" * 32}
     text = section(tmp_path, shipped)
     assert "**Measured with an earlier student** (model aaaaaaaa; the shipped student is now bbbbbbbb): " \
-           "`licodec-student` show" in text
+           "`licodec-student` shows" in text
     assert "earlier teacher" not in text and "earlier mine" not in text  # current, or not a shipped file
     assert "earlier" not in section(tmp_path, {**shipped, "student.safetensors": "aa" * 32})
 

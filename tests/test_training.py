@@ -244,6 +244,23 @@ def test_learning_curves_compare_against_another_runs_validation(tmp_path):
         reference_validation(rows, 8, student_log)
 
 
+def test_learning_curves_can_compare_against_the_moving_averages_validation(tmp_path):
+    from licodec.training.curves import reference_validation, table, validations
+
+    levels = [(0.2, 25.0), (0.4, 27.5), (0.8, 30.0), (1.6, 32.5)]
+    raw = {f"q{i}": {"bpp": b, "psnr": p} for i, (b, p) in enumerate(levels, 1)}
+    average = {f"q{i}": {"bpp": 0.9 * b, "psnr": p} for i, (b, p) in enumerate(levels, 1)}
+    log = tmp_path / "log.jsonl"
+    log.write_text(json.dumps({"step": 5, "seconds": 1.0, "val": raw, "val_ema": average}) + "\n")
+    rows = validations([log])
+    assert reference_validation(rows, 5)["val"] == raw
+    reference = reference_validation(rows, 5, averaged=True)
+    assert reference["val"] == average
+    assert table(rows, reference).splitlines()[2].endswith("| +11.11 % |")  # the raw weights' row
+    with pytest.raises(SystemExit, match="no moving-average validation at step 5"):
+        reference_validation(rows[:1], 5, averaged=True)
+
+
 def test_the_rd_panel_draws_a_spread_of_validations_with_the_first_and_last():
     from licodec.training.curves import rows_to_draw
 

@@ -42,7 +42,8 @@ def _stale(folder: Path, shipped: dict[str, str]) -> list[str]:
             model = meta["weights"].removesuffix(".safetensors")
             curves.setdefault((model, measured[:8], current[:8]), []).append(f"`{path.stem}`")
     return [f"**Measured with an earlier {model}** (model {measured}; the shipped {model} is now {current}): "
-            f"{', '.join(names)} show that file's figures until this measurement is run again.\n"
+            f"{', '.join(names)} {'shows' if len(names) == 1 else 'show'} that file's figures until this "
+            "measurement is run again.\n"
             for (model, measured, current), names in curves.items()]
 
 

@@ -112,12 +112,14 @@ def plot(rows: list[dict], path: Path) -> None:
     plt.close(figure)
 
 
-def reference_validation(rows: list[dict], step: int, log: Path | None = None) -> dict:
-    """The validation at campaign `step` of `rows`, or at `step` of another run's `log`."""
+def reference_validation(rows: list[dict], step: int, log: Path | None = None, averaged: bool = False) -> dict:
+    """The validation at campaign `step` of `rows`, or at `step` of another run's `log`; of the
+    moving average there if `averaged` (a shipped file may be an exported average)."""
     candidates = validations([log]) if log else rows
-    found = next((r for r in candidates if r["total_step"] == step), None)
+    found = next((r for r in candidates if r["total_step"] == step and r.get("averaged", False) == averaged), None)
     if found is None:
-        raise SystemExit(f"no validation at step {step} in {log or 'these logs'}")
+        kind = "moving-average validation" if averaged else "validation"
+        raise SystemExit(f"no {kind} at step {step} in {log or 'these logs'}")
     return found
 
 
@@ -127,6 +129,8 @@ def main() -> None:
     parser.add_argument("--start-step", type=int, default=0)
     parser.add_argument("--reference-step", type=int, default=None)
     parser.add_argument("--reference-log", type=Path, default=None)
+    parser.add_argument("--reference-average", action="store_true",
+                        help="compare with the moving average's validation at --reference-step")
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
     rows = validations(args.logs, args.start_step)
@@ -134,7 +138,7 @@ def main() -> None:
         raise SystemExit("no validation records in these logs")
     reference = None
     if args.reference_step is not None:
-        reference = reference_validation(rows, args.reference_step, args.reference_log)
+        reference = reference_validation(rows, args.reference_step, args.reference_log, args.reference_average)
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "campaign.md").write_text(table(rows, reference))
     plot(rows, args.output / "campaign.png")
