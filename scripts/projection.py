@@ -1,24 +1,27 @@
 """How much more training each remaining target needs, if the campaign's learning curve holds.
 
-    python scripts/projection.py results/training/student/logs/student-log.jsonl results/training/student/logs/student-leg3-log.jsonl \
-        results/training/student/logs/student-leg4-log.jsonl --start-step 3400 --at 12300 --at 29263 --at 32249 \
-        --kodak results/kodak/bd-rate.json --target webp --target avif --target heif \
-        --target bpg_444_x265_ycbcr --target compressai-mbt2018-mean_mse_cpu --target vtm \
-        --speed H100=results/training/student/logs/student-leg3-log.jsonl --speed "2-core CPU=results/training/student/logs/student-leg7-log.jsonl" \
+    L=results/training/student/logs
+    python scripts/projection.py $L/student-log.jsonl $L/student-leg3-log.jsonl $L/student-leg4-log.jsonl \
+        $L/student-leg8-log.jsonl $L/student-leg8b-log.jsonl $L/student-leg8c-log.jsonl $L/student-leg8d-log.jsonl \
+        $L/student-leg8f-log.jsonl $L/student-leg8g-log.jsonl --start-step 3400 \
+        --at 12300 --at 29263 --at 32249 --at 45168 --at 55160 --kodak results/kodak/bd-rate.json \
+        --target avif --target heif --target bpg_444_x265_ycbcr --target compressai-mbt2018-mean_mse_cpu --target vtm \
+        --speed H100=$L/student-leg3-log.jsonl --speed "2-core CPU=$L/student-leg8g-log.jsonl" \
         --teacher results/training/teacher/logs/teacher-log.jsonl
 
-The curve: held-out validations at the ends of learning-rate anneals (--at, campaign steps as
-licodec.training.curves counts them; a point mid-schedule is not comparable), each as a rate
+The curve: held-out validations at the ends of learning-rate anneals, or of a moving average of
+the weights, which stands in for one (--at, campaign steps as licodec.training.curves counts them
+for these logs, the shipped file's lineage; a raw point mid-schedule is not comparable), each as a rate
 factor against the last one (1 + BD-rate, PSNR), fitted as a power law of the crops trained on:
 factor ∝ crops^−β. Two β: a least-squares fit over all points, and the last two points alone
-(the curve flattens, so that one is the more cautious). A target's Kodak BD-rate and the
+(the smaller β is the more cautious: after leg 4 it was the last two, since leg 8 it is the fit). A target's Kodak BD-rate and the
 student's, against the same anchor (--kodak, `make eval`'s bd-rate.json), give the rate factor
 the student still needs, (1 + BD_target) / (1 + BD_student); crops × factor^(−1/β) is where the
 curve reaches it. Hours: each --speed log's crops per hour of its own clock. --teacher: the
 crops the teacher (its last validation, against the same last student validation) needs to be
 5 % ahead of the student, if it learns at the student's β (its own curve is one anneal long),
 in hours at its own log's speed, under the first --speed column (where it trained).
-An extrapolation, not a measurement: the data (672 small photos) and the student's width cap
+An extrapolation, not a measurement: the data (1 166 small photos) and the student's width cap
 it somewhere this curve does not show.
 """
 from __future__ import annotations
