@@ -124,7 +124,7 @@ def torch_threads() -> None:
 def _training_options(command):
     """The options `train` and `distill` share."""
     options = [
-        click.option("--arch", default=None, help="architecture: teacher, student, feds-teacher, feds-student"),
+        click.option("--arch", default=None, help="architecture: teacher, student, fast, feds-teacher, feds-student"),
         click.option("--data", required=True, multiple=True, type=click.Path(exists=True, file_okay=False),
                      help="folder of training images (never the test sets); repeat it for more folders "
                           "(--holdout draws from the first only)"),
@@ -183,12 +183,12 @@ def _training_options(command):
 def _run_training(strategy: str = "plain", teacher: str | None = None, derive_student: bool = False,
                   **options) -> None:
     from licodec.training.options import TrainOptions
-    from licodec.training.train import train as run
+    from licodec.training.train import DERIVED_ARCH, train as run
 
     if options["arch"] is None:
         if not derive_student:
             raise LicodecError("--arch is required (or --derive-student with distill)")
-        options["arch"] = "derived-student"
+        options["arch"] = DERIVED_ARCH
     paths = {name: Path(value) if (value := options.pop(name)) else None for name in ("val", "init", "init_ema")}
     data = [Path(d) for d in options.pop("data")]
     weights = run(TrainOptions(data=data[0], extra_data=tuple(data[1:]), out=Path(options.pop("out")), strategy=strategy,
@@ -212,8 +212,9 @@ def train(**options) -> None:
                    "smodi: stage-wise modular distillation into the frozen teacher, then end to end; "
                    "plain: the same student and steps without the teacher (the control)")
 @click.option("--derive-student", is_flag=True,
-              help="prune the student from the teacher (fewer blocks, smaller FFN and slice transforms; "
-                   "same interfaces) and start it from the teacher's weights (KDIC), instead of --arch")
+              help="start the student from the teacher's weights (KDIC): with --arch, that architecture pruned "
+                   "from them (each layer's channels that send the most energy downstream); without, a config "
+                   "derived from the teacher's (fewer blocks, smaller FFN and slice transforms; same interfaces)")
 @_training_options
 def distill(**options) -> None:
     """Train a student from a frozen teacher; writes OUT/weights.safetensors."""

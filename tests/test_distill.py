@@ -12,7 +12,7 @@ from licodec.models import LicModel
 from licodec.training.distill import (SMODI_PARTS, Feds, FedsWeights, FeatureAdapters, SMoDi, channel_entropy,
                                       derive_student, latent_loss, output_loss, top_entropy_channels)
 from licodec.training.options import TrainOptions
-from licodec.training.train import train
+from licodec.training.train import DERIVED_ARCH, train
 from licodec.weights import save_weights
 
 from conftest import TINY, tiny_model, train_until_killed
@@ -105,14 +105,15 @@ def tiny_setup(monkeypatch, tmp_path):
     return teacher
 
 
-def _options(teacher, train_folder, out, strategy, steps, **kw):
-    return TrainOptions(arch="tiny-student", data=train_folder, out=out, steps=steps, patch=64, batch=2, lr=1e-3,
+def _options(teacher, train_folder, out, strategy, steps, arch="tiny-student", **kw):
+    return TrainOptions(arch=arch, data=train_folder, out=out, steps=steps, patch=64, batch=2, lr=1e-3,
                         strategy=strategy, teacher=teacher, **kw)
 
 
 @pytest.mark.parametrize("strategy", ["feds", "smodi", "plain"])
 def test_twenty_steps_lower_the_loss(tiny_setup, train_folder, tmp_path, strategy):
-    train(_options(tiny_setup, train_folder, tmp_path / strategy, strategy, 20, derive_student=strategy == "smodi"))
+    derived = dict(arch=DERIVED_ARCH, derive_student=True) if strategy == "smodi" else {}
+    train(_options(tiny_setup, train_folder, tmp_path / strategy, strategy, 20, **derived))
     records = [json.loads(line) for line in (tmp_path / strategy / "log.jsonl").read_text().splitlines()]
     rd = [r["loss"] - r.get("output", 0) - r.get("feature", 0) - r.get("latent", 0) for r in records]
     assert sum(rd[-5:]) < sum(rd[:5])

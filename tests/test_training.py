@@ -307,6 +307,10 @@ def test_bfloat16_training_runs_only_the_transforms_in_bfloat16(tiny_arch):
     seen.clear()
     model.eval()(torch.rand(1, 3, 64, 64), torch.tensor([4]))  # validation measures in float32
     assert seen["g_a"] == torch.float32
+    seen.clear()
+    model.frozen_bfloat16 = True  # a distillation teacher's no-grad forward, in the student's precision
+    model(torch.rand(1, 3, 64, 64), torch.tensor([4]))
+    assert seen == {"g_a": torch.bfloat16, "h_a": torch.float32}
 
 
 def test_a_training_precision_is_chosen_or_refused():

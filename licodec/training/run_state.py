@@ -18,7 +18,10 @@ from torch.optim.swa_utils import AveragedModel
 from licodec.files import replace_atomically
 from licodec.training.data import CropSampler
 
-COUNTERS = ("step", "lr", "batch", "processes", "seconds")  # a record's fields that are not loss terms
+# A record's fields that are not loss terms. "seconds" is the loop's wall clock across resumes;
+# "cpu_seconds" the CPU time of the process (all its threads), which a paused (SIGSTOP) or
+# starved run does not inflate: the cost axis for comparing runs on a shared machine.
+COUNTERS = ("step", "lr", "batch", "processes", "seconds", "cpu_seconds")
 
 
 def finished(record: dict) -> dict:
@@ -30,12 +33,13 @@ def finished(record: dict) -> dict:
 
 
 def save_checkpoint(path: Path, trainee: nn.Module, optimizer: Optimizer, aux_optimizer: Optimizer,
-                    sampler: CropSampler, ema: AveragedModel | None, step: int, seconds: float) -> None:
+                    sampler: CropSampler, ema: AveragedModel | None, step: int, seconds: float,
+                    cpu_seconds: float = 0.0) -> None:
     """Everything a resumed run needs to go on as if it had not stopped, in one file."""
     state = {
         "model": trainee.model.state_dict(), "strategy": trainee.strategy.state_dict(),
         "optimizer": optimizer.state_dict(), "aux_optimizer": aux_optimizer.state_dict(),
-        "step": step, "seconds": seconds, "torch_rng": torch.get_rng_state(),
+        "step": step, "seconds": seconds, "cpu_seconds": cpu_seconds, "torch_rng": torch.get_rng_state(),
         "sampler_rng": sampler.generator.get_state(),
     }
     if ema is not None:
@@ -44,8 +48,8 @@ def save_checkpoint(path: Path, trainee: nn.Module, optimizer: Optimizer, aux_op
 
 
 def load_checkpoint(path: Path, trainee: nn.Module, optimizer: Optimizer, aux_optimizer: Optimizer,
-                    sampler: CropSampler, ema: AveragedModel | None) -> tuple[int, float]:
-    """Restore a run from save_checkpoint's file; the step and seconds it had reached. The
+                    sampler: CropSampler, ema: AveragedModel | None) -> tuple[int, float, float]:
+    """Restore a run from save_checkpoint's file; the step, seconds and CPU seconds it had reached. The
     learning rates stay this run's (its --lr / --gain-lr), not the checkpoint's."""
     state = torch.load(path, weights_only=True, map_location="cpu")
     if ema is not None and "ema" in state:  # else the average starts at the resumed weights (first update)
@@ -61,7 +65,7 @@ def load_checkpoint(path: Path, trainee: nn.Module, optimizer: Optimizer, aux_op
     aux_optimizer.param_groups[0]["lr"] = aux_lr
     torch.set_rng_state(state["torch_rng"])
     sampler.generator.set_state(state["sampler_rng"])
-    return state["step"], state.get("seconds", 0.0)
+    return state["step"], state.get("seconds", 0.0), state.get("cpu_seconds", 0.0)
 
 
 def mean_record(records: list[dict]) -> dict:

@@ -34,6 +34,7 @@ from licodec.training.data import CropSampler, split_holdout
 from licodec.training.distill import SMoDi, Feds, Plain, derive_student, inherit_weights
 from licodec.training.losses import level_weights, rate_distortion
 from licodec.training.options import TrainOptions, check_options
+from licodec.training.prune import prune
 from licodec.training.run_state import finished, load_checkpoint, mean_record, save_checkpoint, truncate_log
 from licodec.training.validate import ALL_LEVELS, VAL_QUALITIES, load_images, validate
 from licodec.weights import load_model, read_info, save_weights
@@ -104,19 +105,22 @@ def noise_seed(seed: int, step: int, sample: int) -> int:
     return int.from_bytes(hashlib.blake2b(f"{seed}/{step}/{sample}".encode(), digest_size=8).digest(), "little")
 
 
+DERIVED_ARCH = "derived-student"  # --derive-student without --arch: the config pruned from the teacher's
+
+
 def student_config(opts: TrainOptions) -> CodecConfig:
-    """The named architecture, or (--derive-student) one pruned from the teacher's config."""
-    if not opts.derive_student:
+    """The named architecture, or (--derive-student without --arch) one pruned from the teacher's config."""
+    if opts.derive_student and opts.teacher is None:
+        raise LicodecError("--derive-student needs --teacher")
+    if opts.derive_student and is_compressai_spec(opts.teacher):
+        raise LicodecError("--derive-student needs a licodec teacher, not a CompressAI one")
+    if opts.derive_student and opts.arch == DERIVED_ARCH:
+        config = derive_student(read_info(opts.teacher).config)
+    else:
         try:
             config = get_config(opts.arch)
         except KeyError as e:
             raise LicodecError(str(e.args[0])) from None
-    elif opts.teacher is None:
-        raise LicodecError("--derive-student needs --teacher")
-    elif is_compressai_spec(opts.teacher):
-        raise LicodecError("--derive-student needs a licodec teacher, not a CompressAI one")
-    else:
-        config = derive_student(read_info(opts.teacher).config)
     return replace(config, lambdas=MSSSIM_LAMBDAS) if opts.metric == "ms-ssim" else config
 
 
@@ -208,15 +212,36 @@ def _moving_average(model: LicModel, decay: float, start: Path | None) -> Averag
     return average
 
 
-def _new_student(opts: TrainOptions, config: CodecConfig, teacher: LicModel | None) -> LicModel:
+PRUNING_CROPS = 16  # the training crops on which a pruned student's channels are ranked
+
+
+def _new_student(opts: TrainOptions, config: CodecConfig, teacher: nn.Module | None,
+                 sampler: CropSampler) -> LicModel:
+    """A new model: random, or from the teacher (--derive-student: its own weights for a
+    config derived from its own, else a named --arch pruned from them), or from --init."""
     model = LicModel(config).train()
-    if opts.derive_student and teacher is not None:
-        inherit_weights(model, teacher)
+    if opts.derive_student and isinstance(teacher, LicModel):
+        if opts.arch == DERIVED_ARCH:
+            inherit_weights(model, teacher)
+        else:
+            model.load_state_dict(_pruned_weights(teacher, config, sampler, opts))
     if opts.init is not None:
         _load_initial_weights(model, opts.init, "--init")
     if opts.channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model.to(opts.device)
+
+
+def _pruned_weights(teacher: LicModel, config: CodecConfig, sampler: CropSampler, opts: TrainOptions) -> dict:
+    """The teacher pruned to `config` (licodec.training.prune), its channels ranked on the first
+    training crops; the sampler's draws are put back, so the run sees the crops it would have."""
+    state = sampler.generator.get_state()
+    crops = sampler.batch(PRUNING_CROPS).to(opts.device)
+    sampler.generator.set_state(state)
+    try:
+        return prune(teacher, config, crops)
+    except ValueError as e:
+        raise LicodecError(f"--derive-student --arch {opts.arch}: {e}") from None
 
 
 def _load_initial_weights(model: LicModel, path: Path, option: str) -> None:
@@ -263,6 +288,7 @@ class Session:
     global_batch: int
     start: int  # the first step to run (after --resume)
     seconds_before: float  # training time of the run before this invocation
+    cpu_seconds_before: float  # and its CPU time
     ema: AveragedModel | None = None  # rank 0's moving average of the weights (--ema)
 
     def step(self, opts: TrainOptions, processes: distributed.Processes, step: int) -> dict:
@@ -283,15 +309,17 @@ def prepare(processes: distributed.Processes, opts: TrainOptions) -> Session:
         opts.out.mkdir(parents=True, exist_ok=True)
     config = student_config(opts)
     strategy, teacher = _build_strategy(opts, config)
-    model = _new_student(opts, config, teacher)
+    sampler = CropSampler(training_images(opts), opts.patch, seed=opts.seed, device=opts.device)
+    model = _new_student(opts, config, teacher, sampler)
     model.training_bfloat16 = precision == "bfloat16"
+    if isinstance(teacher, LicModel):  # FEDS's no-grad forward and SMoDi's hybrids in the student's precision
+        teacher.training_bfloat16 = teacher.frozen_bfloat16 = model.training_bfloat16
     trainee = Trainee(model, strategy.to(opts.device), opts.metric, opts.level_weighting)
     optimizer, aux_optimizer = _make_optimizer(opts, model, strategy)
-    sampler = CropSampler(training_images(opts), opts.patch, seed=opts.seed, device=opts.device)
     ema = _moving_average(model, opts.ema, opts.init_ema) if processes.is_main and opts.ema else None
-    checkpoint, start, seconds_before = opts.out / "checkpoint.pt", 0, 0.0
+    checkpoint, start, seconds_before, cpu_seconds_before = opts.out / "checkpoint.pt", 0, 0.0, 0.0
     if opts.resume and checkpoint.exists():
-        start, seconds_before = load_checkpoint(checkpoint, trainee, optimizer, aux_optimizer, sampler, ema)
+        start, seconds_before, cpu_seconds_before = load_checkpoint(checkpoint, trainee, optimizer, aux_optimizer, sampler, ema)
         if processes.is_main:
             truncate_log(opts.out / "log.jsonl", start)
     if opts.compile:
@@ -301,7 +329,7 @@ def prepare(processes: distributed.Processes, opts: TrainOptions) -> Session:
     if processes.distributed:  # SMoDi and FEDS's phases leave parts unused at some steps
         runner = DistributedDataParallel(trainee, find_unused_parameters=True)
     return Session(runner, trainee, teacher, optimizer, aux_optimizer, sampler, global_batch, start, seconds_before,
-                   ema)
+                   cpu_seconds_before, ema)
 
 
 def train_on(processes: distributed.Processes, opts: TrainOptions) -> tuple[Path, LicModel]:
@@ -315,6 +343,7 @@ def train_on(processes: distributed.Processes, opts: TrainOptions) -> tuple[Path
     provenance = {k: str(v) for k, v in asdict(opts).items() if k not in ("resume", "out")}
     last_save = invoked = time.monotonic()
     began = last_save - session.seconds_before  # "seconds" in the log counts training time across resumes
+    cpu_began = time.process_time() - session.cpu_seconds_before
     log = open(opts.out / "log.jsonl", "a") if processes.is_main else None
     pending: list[dict] = []
     bar = tqdm(range(start, opts.steps), initial=start, total=opts.steps,
@@ -329,6 +358,7 @@ def train_on(processes: distributed.Processes, opts: TrainOptions) -> tuple[Path
                 break
             continue
         record["seconds"] = round(time.monotonic() - began, 1)
+        record["cpu_seconds"] = round(time.process_time() - cpu_began, 1)
         pending.append(record)
         validating = val_images and (done or (opts.val_every and (step + 1) % opts.val_every == 0))
         saving = done or time.monotonic() - last_save > 60 * opts.checkpoint_minutes
@@ -344,7 +374,7 @@ def train_on(processes: distributed.Processes, opts: TrainOptions) -> tuple[Path
             bar.set_postfix(loss=record["loss"], bpp=record["bpp"], psnr=record["psnr"])
         if saving:
             save_checkpoint(checkpoint, session.trainee, session.optimizer, session.aux_optimizer, session.sampler,
-                            session.ema, step + 1, time.monotonic() - began)
+                            session.ema, step + 1, time.monotonic() - began, time.process_time() - cpu_began)
             save_weights(model, weights, opts.arch, {**provenance, "step": step + 1})
             if session.ema is not None:
                 save_weights(session.ema.module, opts.out / EMA_WEIGHTS, opts.arch,

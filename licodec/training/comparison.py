@@ -1,0 +1,152 @@
+"""The distillation comparison: arms trained from the same seed, crops and schedule, each
+validated on the same held-out images, against their teacher and against the plain control.
+
+    python -m licodec.training.comparison validate-teacher weights/student.safetensors \
+        --data ../shared/data/train --holdout 24 -o results/distillation/teacher-val.json
+    python -m licodec.training.comparison report --teacher results/distillation/teacher-val.json \
+        --control plain plain=results/distillation/logs/plain.jsonl feds=results/distillation/logs/feds.jsonl \
+        -o results/distillation
+
+`report` writes comparison.md (each validation's BD-rate against the teacher and against the
+control at the same step and at the same CPU hours) and comparison.png (BD-rate against the
+teacher by crops and by CPU hours). BD-rates are of PSNR over all levels, on the models' rate
+estimates (licodec.training.validate); CPU hours are the log's `cpu_seconds`, the process's CPU
+time, so a paused or starved run is not charged for the pause, and the teacher's forward is
+in them. At equal hours the control's BD-rate is interpolated linearly between its validations.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from licodec import bdrate
+from licodec.training.curves import as_rd_curve
+
+
+
+def validations(log: Path) -> list[dict]:
+    """An arm's validation records, with the crops trained on up to each."""
+    rows, crops, previous = [], 0, 0
+    for line in log.read_text().splitlines():
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        crops += record.get("batch", 0) * max(0, record["step"] - previous)
+        previous = max(previous, record["step"])
+        if "val" in record:
+            rows.append({**record, "crops": crops, "cpu_hours": record.get("cpu_seconds", 0.0) / 3600})
+    return rows
+
+
+def bd_rate(reference: dict, row: dict) -> float | None:
+    found = bdrate.compare(as_rd_curve(reference), as_rd_curve(row))
+    return None if found is None else found["bd_rate"]
+
+
+def interpolate(points: list[tuple[float, float]], x: float) -> float | None:
+    """y at x on the polyline through `points` (sorted by x); None outside it."""
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        if x0 <= x <= x1:
+            return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    return points[0][1] if len(points) == 1 and points[0][0] == x else None
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.2f} %"
+
+
+def report_rows(teacher: dict, arms: dict[str, list[dict]], control: str) -> list[dict]:
+    """Each validation of each arm: BD-rate against the teacher, the control at the same step,
+    and the control at the same CPU hours (its BD-rate vs the teacher interpolated there)."""
+    control_by_step = {row["step"]: row for row in arms[control]}
+    control_by_hours = [(row["cpu_hours"], bd_rate(teacher, row)) for row in arms[control]]
+    control_by_hours = [(h, bd) for h, bd in control_by_hours if bd is not None]
+    rows = []
+    for arm, records in arms.items():
+        for row in records:
+            vs_teacher = bd_rate(teacher, row)
+            same_step = control_by_step.get(row["step"])
+            at_hours = interpolate(control_by_hours, row["cpu_hours"])
+            rows.append({"arm": arm, "step": row["step"], "crops": row["crops"], "cpu_hours": row["cpu_hours"],
+                         "val": row["val"], "vs_teacher": vs_teacher,
+                         "vs_control_step": None if same_step is None else bd_rate(same_step, row),
+                         "vs_control_hours": None if None in (vs_teacher, at_hours) else vs_teacher - at_hours})
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    levels = list(rows[0]["val"]) if rows else []
+    lines = ["| arm | step | crops (k) | CPU hours | " + " | ".join(f"{q} bpp / dB" for q in levels)
+             + " | BD-rate vs teacher | vs control, same step | vs control, same CPU hours |",
+             "|---|---|---|---|" + "---|" * (len(levels) + 3)]
+    for row in rows:
+        cells = [f"{row['val'][q]['bpp']:.3f} / {row['val'][q]['psnr']:.2f}" for q in levels]
+        lines.append(f"| {row['arm']} | {row['step']} | {row['crops'] / 1000:.1f} | {row['cpu_hours']:.2f} | "
+                     + " | ".join(cells) + f" | {_percent(row['vs_teacher'])} | {_percent(row['vs_control_step'])}"
+                     f" | {_percent(row['vs_control_hours'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for axis, key, scale, label in ((axes[0], "crops", 1000, "crops trained on (thousands)"),
+                                    (axes[1], "cpu_hours", 1, "CPU hours (the teacher's forward included)")):
+        for arm in dict.fromkeys(row["arm"] for row in rows):
+            points = [(r[key] / scale, r["vs_teacher"]) for r in rows if r["arm"] == arm and r["vs_teacher"] is not None]
+            axis.plot([p[0] for p in points], [p[1] for p in points], marker=".", label=arm)
+        axis.set_xlabel(label)
+        axis.set_ylabel("held-out BD-rate vs the teacher (%, estimated)")
+        axis.axhline(0, color="grey", linewidth=0.5)
+        axis.legend()
+    figure.suptitle("distillation arms: held-out images, all 8 levels")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def validate_teacher(weights: Path, data: Path, holdout: int) -> dict:
+    """The teacher's validation on the held-out images of `data`, as a training log records it."""
+    from licodec.training.data import split_holdout
+    from licodec.training.validate import ALL_LEVELS, load_images, validate
+    from licodec.weights import load_model, read_info
+
+    images = load_images(split_holdout(data, holdout)[1])
+    return {"weights": str(weights), "model_id": read_info(weights).model_id.hex(), "holdout": holdout,
+            "val": validate(load_model(read_info(weights)), images, ALL_LEVELS)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    teacher = commands.add_parser("validate-teacher")
+    teacher.add_argument("weights", type=Path)
+    teacher.add_argument("--data", type=Path, required=True)
+    teacher.add_argument("--holdout", type=int, required=True)
+    teacher.add_argument("-o", "--output", type=Path, required=True)
+    report = commands.add_parser("report")
+    report.add_argument("arms", nargs="+", metavar="NAME=LOG")
+    report.add_argument("--teacher", type=Path, required=True)
+    report.add_argument("--control", required=True)
+    report.add_argument("-o", "--output", type=Path, required=True)
+    args = parser.parse_args()
+    if args.command == "validate-teacher":
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(validate_teacher(args.weights, args.data, args.holdout), indent=1) + "\n")
+        return
+    arms = {name: validations(Path(log)) for name, log in (arm.split("=", 1) for arm in args.arms)}
+    if args.control not in arms:
+        raise SystemExit(f"--control {args.control}: not among the arms ({', '.join(arms)})")
+    rows = report_rows(json.loads(args.teacher.read_text()), arms, args.control)
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "comparison.md").write_text(table(rows))
+    plot(rows, args.output / "comparison.png")
+
+
+if __name__ == "__main__":
+    main()
