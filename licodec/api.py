@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO, Union
@@ -106,12 +107,23 @@ def encode(image: ImageLike, quality: float = 4.0, model: str = "student", devic
     return _encode_at(net, rgb_to_tensor(np.array(rgb), scaled=False), header, effort, progress)
 
 
+@dataclass(frozen=True)
+class TargetResult:
+    """What `encode_to_target` coded: the file, its quality, whether it meets the target, and
+    what it measures (bytes, or dB) — for an unmet target, the most (or least) this model can."""
+    data: bytes
+    quality: float
+    met: bool
+    measured: float
+
+
 def encode_to_target(image: ImageLike, target: Target, model: str = "student", device: str = "cpu",
                      keep_metadata: bool = True, effort: int = 0,
-                     progress: ProgressCallback | None = None) -> tuple[bytes, float, bool]:
-    """Encode at the quality that meets a target size or PSNR (see rate_control): the file, the
-    quality coded, and whether the target was met (else the nearest end of the quality range).
-    Every quality tried is coded at `effort`, so the search costs that effort about 8 times."""
+                     progress: ProgressCallback | None = None) -> TargetResult:
+    """Encode at the quality that meets a target size or PSNR (see rate_control); where none
+    does, the nearest end of the quality range, `met` false, found at the first encode (the
+    search tries that end first). Every quality tried is coded at `effort`, so the search costs
+    that effort about 8 times."""
     effort = check_effort(effort)
     info = resolve(model)
     net = loaded_model(info, _device(device))
@@ -129,8 +141,7 @@ def encode_to_target(image: ImageLike, target: Target, model: str = "student", d
         return psnr(reference, np.array(decode(coded[quality], model=str(info.path), device=device).convert("RGB")))
 
     quality, met = search(measure, goal, net.config.levels)
-    measure(quality)
-    return coded[quality], quality, met
+    return TargetResult(coded[quality], quality, met, measure(quality))
 
 
 def _prepare(image: ImageLike, keep_metadata: bool) -> tuple[Image.Image, str, container.Extras]:

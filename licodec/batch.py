@@ -23,7 +23,7 @@ from typing import Callable, Iterator, Sequence
 
 from licodec import container, latent_stream, weights
 from licodec.errors import LicodecError, LicodecWarning
-from licodec.files import check_output, read_input, write_output
+from licodec.files import check_output, make_folder, os_reason, read_input, write_output
 from licodec.images import FORMATS_WITHOUT_ALPHA, LOSSY_FORMATS, open_image, output_format, save_image
 from licodec.threads import use_threads
 
@@ -50,7 +50,8 @@ class Outcome:
 
 def plan(inputs: Sequence[str], output: str | None, suffix: str) -> list[Job]:
     """One job per input. OUT is a file for one input, a directory for several (or when it is a
-    directory or ends with /), and absent means beside each input with `suffix` (like cwebp)."""
+    directory or ends with /, which creates it), and absent means beside each input with
+    `suffix` (like cwebp)."""
     if "-" in inputs and len(inputs) > 1:
         raise LicodecError("- (standard input) takes no other inputs")
     if output == "-" and len(inputs) > 1:
@@ -60,8 +61,10 @@ def plan(inputs: Sequence[str], output: str | None, suffix: str) -> list[Job]:
             raise LicodecError("give -o OUT (a file, or - for standard output) when reading standard input")
         targets = [str(Path(source).with_suffix(suffix)) for source in inputs]
     elif len(inputs) > 1 or output.endswith("/") or Path(output).is_dir():
-        if not Path(output).is_dir():
-            raise LicodecError(f"output directory {output} does not exist")
+        if output.endswith("/"):
+            make_folder(output)  # `-o lic/` says "a folder": made, as mkdir would (its parent must exist)
+        elif not Path(output).is_dir():
+            raise LicodecError(f"output directory {output} does not exist (end it with / to create it)")
         if inputs[0] == "-":
             raise LicodecError("standard input has no name: give -o FILE")
         targets = [str(Path(output) / (Path(source).stem + suffix)) for source in inputs]
@@ -108,6 +111,10 @@ def _attempt(job: Job, body: Callable[[Outcome], None]) -> Outcome:
             outcome.error = str(e)
         except MemoryError:
             outcome.error = "out of memory (image too large?)"
+        except BrokenPipeError:  # standard output's reader left: the command's SIGPIPE status, not this file's
+            raise
+        except OSError as e:  # the disk, not the file: ENOSPC, EIO, EACCES where it was not foreseen
+            outcome.error = f"{e.filename}: {os_reason(e)}" if e.filename else os_reason(e)
     for warning in caught:
         if issubclass(warning.category, LicodecWarning):
             outcome.warnings.append(str(warning.message))
@@ -127,6 +134,7 @@ class EncodeSettings:
     keep_metadata: bool = True  # ICC profile and EXIF
     effort: int = 0  # licodec.effort
     show_progress: bool = False  # a bar over the refinement iterations on stderr (one file, in-process)
+    best_effort: bool = False  # a rate target out of reach: write the nearest file and warn, not fail
 
 
 def encode_file(settings: EncodeSettings, job: Job) -> Outcome:
@@ -159,11 +167,23 @@ def _encode_image(settings: EncodeSettings, image, outcome: Outcome,
         if quality != float(settings.quality):
             outcome.notes.append(f"coded at quality {quality:g} (qualities are steps of 1/32)")
         return lic, quality
-    lic, quality, met = api.encode_to_target(image, settings.target, settings.model, settings.device,
-                                             settings.keep_metadata, settings.effort, progress)
-    (outcome.notes if met else outcome.warnings).append(f"coded at quality {quality:g}" + ("" if met else
-                            f": the nearest to {settings.target.describe()} this model reaches"))
-    return lic, quality
+    result = api.encode_to_target(image, settings.target, settings.model, settings.device,
+                                  settings.keep_metadata, settings.effort, progress)
+    if result.met:
+        outcome.notes.append(f"coded at quality {result.quality:g}")
+    elif settings.best_effort:
+        outcome.warnings.append(f"coded at quality {result.quality:g}: {_unmet(settings.target, result)}")
+    else:  # a script that caps a size must not see success: nothing written, exit 1
+        raise LicodecError(f"{settings.target.describe()} is out of reach: {_unmet(settings.target, result)} "
+                           "(--best-effort writes that file)")
+    return result.data, result.quality
+
+
+def _unmet(target, result) -> str:
+    """What the model reaches instead of an unmet target (the nearest end of its range)."""
+    if target.kind == "psnr":
+        return f"this model reaches at most {result.measured:.2f} dB on this image (quality {result.quality:g})"
+    return f"the smallest file this model makes of it is {result.measured:.0f} bytes (quality {result.quality:g})"
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from licodec import __version__, container
 from licodec.effort import HELP as EFFORT_HELP
 from licodec.effort import MAX_EFFORT, check_effort
 from licodec.errors import LicodecError
-from licodec.files import check_output, read_input, write_output
+from licodec.files import check_output, os_reason, read_input, write_output
 from licodec.cli_params import (PixelCount, check_quality, check_size, complete_files, complete_models,
                                  usage_check)
 from licodec.cli_research import RESEARCH_COMMANDS
@@ -51,6 +51,9 @@ class _Group(click.Group):
             sys.exit(128 + signal.SIGPIPE)
         except MemoryError:
             click.echo("licodec: error: out of memory (image too large?)", err=True)
+            sys.exit(1)
+        except OSError as e:  # after BrokenPipeError, its subclass: a full disk, an I/O error, …
+            click.echo(f"licodec: error: {f'{e.filename}: ' if e.filename else ''}{os_reason(e)}", err=True)
             sys.exit(1)
 
 
@@ -140,6 +143,9 @@ def _report(outcome, quiet: bool, verbose: bool, bar) -> None:
 @click.option("--size", "size", default=None, metavar="BYTES", callback=usage_check(check_size),
               help="instead of -q: the highest quality whose file fits, e.g. 20KB, 20KiB, 15000")
 @click.option("--psnr", type=float, default=None, help="instead of -q: the lowest quality that reaches this PSNR (dB)")
+@click.option("--best-effort", is_flag=True,
+              help="when --size, --bpp or --psnr is out of reach: write the nearest file (quality 1 or 8) with a "
+                   "warning; without it, that file fails (exit 1) and nothing is written")
 @click.option("--model", default="student", show_default=True, help="student, teacher, or a .safetensors path",
               shell_complete=complete_models)
 @click.option("--strip", is_flag=True, help="leave the ICC profile and EXIF out (kept by default; alpha is always kept)")
@@ -147,8 +153,8 @@ def _report(outcome, quiet: bool, verbose: bool, bar) -> None:
               callback=usage_check(check_effort))
 @_batch_options
 def encode(inputs: tuple[str, ...], output: str | None, quality: float, bpp: float | None, size: str | None,
-           psnr: float | None, model: str, strip: bool, effort: int, device: str, jobs: int, threads: int | None,
-           quiet: bool, verbose: bool, force: bool) -> None:
+           psnr: float | None, best_effort: bool, model: str, strip: bool, effort: int, device: str, jobs: int,
+           threads: int | None, quiet: bool, verbose: bool, force: bool) -> None:
     """Compress images IN... (any format Pillow reads; - for stdin) into .lic files. Alpha is coded
     losslessly beside the colour; the ICC profile and EXIF are kept unless --strip."""
     from licodec.batch import EncodeSettings, encode_file, plan
@@ -162,8 +168,11 @@ def encode(inputs: tuple[str, ...], output: str | None, quality: float, bpp: flo
     planned = plan(inputs, output, ".lic")
     _check_single_output(planned, force)
     show_progress = len(planned) == 1 and not quiet and sys.stderr.isatty()
-    settings = EncodeSettings(quality, model, device, force, _rate_target(bpp, size, psnr), keep_metadata=not strip,
-                              effort=effort, show_progress=show_progress)
+    target = _rate_target(bpp, size, psnr)
+    if best_effort and target is None:
+        raise click.UsageError("--best-effort goes with --size, --bpp or --psnr")
+    settings = EncodeSettings(quality, model, device, force, target, keep_metadata=not strip,
+                              effort=effort, show_progress=show_progress, best_effort=best_effort)
     _run_batch("encoded", planned, functools.partial(encode_file, settings), jobs, threads, quiet, verbose)
 
 

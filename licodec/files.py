@@ -3,6 +3,7 @@ outputs written atomically with the usual permissions, nothing overwritten witho
 and binary data never sent to a terminal."""
 from __future__ import annotations
 
+import errno
 import io
 import os
 import sys
@@ -46,6 +47,21 @@ def check_output(output: str, force: bool) -> None:
     _check_writable(target.parent)
 
 
+def make_folder(path: str) -> None:
+    """An output folder, made if missing (not its parents: a typo should not grow a tree)."""
+    folder = Path(path)
+    if folder.is_dir():
+        return
+    if folder.exists():
+        raise LicodecError(f"{path}: exists and is not a directory")
+    if not folder.parent.is_dir():
+        raise LicodecError(f"output directory {folder.parent} does not exist")
+    try:
+        folder.mkdir()
+    except OSError as e:
+        raise LicodecError(f"cannot create {path}: {os_reason(e)}") from None
+
+
 def _check_writable(directory: Path) -> None:
     """Create and remove a file there: what the atomic write will do, so a read-only or full
     folder is found before the work, not after it (os.access says yes to root on a read-only
@@ -53,7 +69,7 @@ def _check_writable(directory: Path) -> None:
     try:
         fd, probe = tempfile.mkstemp(dir=directory, prefix=".licodec-", suffix=".probe")
     except OSError as e:
-        raise LicodecError(f"cannot write to {directory}: {e.strerror.lower()}") from None
+        raise LicodecError(f"cannot write to {directory}: {os_reason(e)}") from None
     os.close(fd)
     os.unlink(probe)
 
@@ -76,7 +92,7 @@ def write_output(path: str, force: bool, write: Callable[[io.BufferedIOBase], No
     if path == "-":
         buffer = io.BytesIO()
         write(buffer)
-        sys.stdout.buffer.write(buffer.getvalue())
+        write_all(sys.stdout.buffer, buffer.getvalue())
         sys.stdout.buffer.flush()
         return
     target = Path(path)
@@ -85,15 +101,34 @@ def write_output(path: str, force: bool, write: Callable[[io.BufferedIOBase], No
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".part")
     except OSError as e:
-        raise LicodecError(f"cannot write to {directory}: {e.strerror.lower()}") from None
+        raise LicodecError(f"cannot write to {directory}: {os_reason(e)}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
         os.chmod(tmp, _new_file_mode(target))
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as e:
         os.unlink(tmp)
+        if isinstance(e, OSError):  # a full disk (ENOSPC), an I/O error (EIO), …: one line, no partial file
+            raise LicodecError(f"{path}: {os_reason(e)}") from None
         raise
+
+
+def write_all(stream: io.BufferedIOBase, data: bytes) -> None:
+    """Write every byte: a buffered write to a pipe whose reader left (`| head`) can return a
+    short count instead of raising, and then the exit status would say success; the next write
+    raises BrokenPipeError, which the command turns into SIGPIPE's status."""
+    view = memoryview(data)
+    while view:
+        written = stream.write(view)
+        if not written:
+            raise OSError(errno.EIO, "short write")
+        view = view[written:]
+
+
+def os_reason(error: OSError) -> str:
+    """An OS error's reason as a one-line message names it ("no space left on device")."""
+    return (error.strerror or str(error)).lower()
 
 
 def _new_file_mode(target: Path) -> int:

@@ -36,7 +36,8 @@ def main() -> None:
         for path in paths:
             with Image.open(path) as im:
                 image = im.convert("RGB")
-            data, quality, met = api.encode_to_target(image, target, args.model)
+            result = api.encode_to_target(image, target, args.model)
+            data, quality, met = result.data, result.quality, result.met
             if not met:
                 continue
             met_count += 1

@@ -2,9 +2,11 @@
 exit codes: the CLI as a cwebp/cjxl user drives it (click's runner and real processes)."""
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import pty
+import signal
 import struct
 import subprocess
 import sys
@@ -135,11 +137,20 @@ def test_a_psnr_target_gets_the_lowest_quality_that_reaches_it(photos, tmp_path)
     assert psnr(reference, np.array(below)) < round(target, 3)
 
 
-def test_unreachable_targets_use_the_nearest_end_with_a_warning(tiny_weights, photos, tmp_path):
-    result = run("encode", photos[0], "-o", tmp_path / "x.lic", "--psnr", "99")
-    assert result.exit_code == 0 and "warning" in result.output and "coded at quality 8" in result.output
+def test_unreachable_targets_fail_unless_best_effort(tiny_weights, photos, tmp_path):
+    """A script that caps a size or asks for a PSNR must not see success when it is out of reach."""
+    high = run("encode", photos[0], "-o", tmp_path / "x.lic", "--psnr", "99")
+    assert high.exit_code == 1 and "reaches at most" in high.output and "dB on this image (quality 8)" in high.output
     tiny = run("encode", photos[0], "-o", tmp_path / "y.lic", "--size", "10")
-    assert tiny.exit_code == 0 and "coded at quality 1:" in tiny.output
+    assert tiny.exit_code == 1 and "smallest file this model makes of it is" in tiny.output
+    assert not (tmp_path / "x.lic").exists() and not (tmp_path / "y.lic").exists()
+    assert len(high.output.strip().splitlines()) == 1 and "Traceback" not in high.output
+    best = run("encode", photos[0], "-o", tmp_path / "x.lic", "--psnr", "99", "--best-effort")
+    assert best.exit_code == 0 and "warning" in best.output and "coded at quality 8" in best.output
+    fits = run("encode", photos[0], "-o", tmp_path / "y.lic", "--size", "10", "--best-effort")
+    assert fits.exit_code == 0 and "coded at quality 1:" in fits.output and (tmp_path / "y.lic").exists()
+    alone = run("encode", photos[0], "-o", tmp_path / "z.lic", "--best-effort")
+    assert alone.exit_code == 2 and "--best-effort goes with" in alone.output
 
 
 def test_lossy_outputs_take_a_quality_and_warn(tiny_weights, photos, tmp_path):
@@ -281,3 +292,88 @@ def test_a_progress_bar_only_on_a_terminal(tiny_weights, photos, tmp_path):
     assert process.returncode == 0
     assert b"file/s" in shown or b"s/file" in shown  # tqdm's rate on the terminal
     assert b"encoded 3 of 3 files" in shown
+
+
+class _FailingFile:
+    """A file whose writes fail with `error`, as a full disk or a failing drive makes them."""
+
+    def __init__(self, file, error: OSError) -> None:
+        self.file, self.error = file, error
+
+    def write(self, data) -> int:
+        raise self.error
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.file.close()
+
+
+@pytest.mark.parametrize("where, code", [("write", errno.ENOSPC), ("write", errno.EIO), ("rename", errno.EACCES)])
+def test_an_os_error_fails_one_file_in_one_line_and_the_batch_goes_on(tiny_weights, photos, tmp_path, monkeypatch,
+                                                                      where, code):
+    import licodec.files
+
+    out = tmp_path / "out"
+    failing = {"first": True}
+    real_fdopen, real_replace = os.fdopen, os.replace
+    error = OSError(code, os.strerror(code))
+
+    def fdopen(fd, mode):
+        file = real_fdopen(fd, mode)
+        if where == "write" and failing.pop("first", False):
+            return _FailingFile(file, error)
+        return file
+
+    def replace(source, target):
+        if where == "rename" and failing.pop("first", False):
+            raise PermissionError(code, os.strerror(code))
+        return real_replace(source, target)
+
+    monkeypatch.setattr(licodec.files.os, "fdopen", fdopen)
+    monkeypatch.setattr(licodec.files.os, "replace", replace)
+    result = run("encode", *photos, "-o", f"{out}/", "-j", "1")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("licodec: error:")]
+    assert len(errors) == 1 and os.strerror(code).lower() in errors[0] and "a.png" in errors[0]
+    assert sorted(p.name for p in out.iterdir()) == ["b.lic", "c.lic"]  # no partial file, the others written
+
+
+def test_a_decode_onto_a_full_disk_is_one_line(tiny_weights, photos, tmp_path, monkeypatch):
+    import licodec.files
+
+    lic = tmp_path / "a.lic"
+    assert run("encode", photos[0], "-o", lic).exit_code == 0
+    real_fdopen = os.fdopen
+    full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(licodec.files.os, "fdopen", lambda fd, mode: _FailingFile(real_fdopen(fd, mode), full))
+    result = run("decode", lic, "-o", tmp_path / "a.png")
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 1 and len(lines) == 1 and lines[0].endswith("a.png: no space left on device")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".a.png")] == []
+
+
+def test_standard_output_closed_by_its_reader_exits_with_sigpipes_status(photo, tmp_path):
+    """`licodec decode x.lic -o - | head -c 10`: 141, as README promises, and nothing on stderr."""
+    lic = tmp_path / "a.lic"
+    Image.open(photo).resize((768, 512)).save(tmp_path / "big.png")  # a PNG larger than a pipe's buffer
+    subprocess.run([sys.executable, "-m", "licodec", "encode", tmp_path / "big.png", "-o", lic], check=True)
+    process = subprocess.Popen([sys.executable, "-m", "licodec", "decode", lic, "-o", "-"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    assert len(process.stdout.read(10)) == 10
+    process.stdout.close()
+    assert process.wait(timeout=120) == 128 + signal.SIGPIPE
+    assert process.stderr.read() == b""
+
+
+def test_an_output_folder_with_a_trailing_slash_is_created(tiny_weights, photos, tmp_path):
+    made = run("encode", *photos[:2], "-o", f"{tmp_path / 'lic'}/")
+    assert made.exit_code == 0, made.output
+    assert sorted(p.name for p in (tmp_path / "lic").iterdir()) == ["a.lic", "b.lic"]
+    one = run("encode", photos[0], "-o", f"{tmp_path / 'single'}/")
+    assert one.exit_code == 0 and (tmp_path / "single" / "a.lic").exists()
+    deep = run("encode", photos[0], "-o", f"{tmp_path / 'no' / 'such'}/")
+    assert deep.exit_code == 1 and "does not exist" in deep.output and not (tmp_path / "no").exists()
+    no_slash = run("encode", *photos[:2], "-o", tmp_path / "other")
+    assert no_slash.exit_code == 1 and "end it with / to create it" in no_slash.output
