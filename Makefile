@@ -5,6 +5,12 @@ VENV       ?= .venv
 TEST_VENV  ?= .venv-test
 TORCH      ?= 2.13.0
 TEST_TORCH ?= torch==$(TORCH)
+# The torch step reads PyTorch's CPU wheel index: for Linux, PyPI's torch is the CUDA build (16
+# nvidia packages and triton, several GB) that a CPU codec never uses; the CPU index has the same
+# version without them, for Linux and macOS. Where it cannot be reached, pip's own indexes and
+# links still serve (after its retries). TORCH_INDEX= (empty) installs torch from pip's index alone.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+TORCH_PIP   = $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 # compressai (checked against in the tests) goes in without its dependencies: they include
 # torchvision, which pins a torch that PyPI serves as a CUDA build (3 GB of nvidia libraries).
 # Its models need only these (licodec/compressai_compat.py stands in for torchvision).
@@ -22,7 +28,7 @@ BINDIR     ?= $(HOME)/.local/bin
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q torch==$(TORCH)
+	$(VENV)/bin/pip install -q torch==$(TORCH) $(TORCH_PIP)
 	$(VENV)/bin/pip install -q -e .
 	touch $@
 
@@ -47,7 +53,7 @@ demo: install
 
 $(TEST_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(TEST_VENV)
-	$(TEST_VENV)/bin/pip install -q $(TEST_TORCH)
+	$(TEST_VENV)/bin/pip install -q $(TEST_TORCH) $(TORCH_PIP)
 	$(TEST_VENV)/bin/pip install -q -e '.[test,eval]' $(COMPRESSAI_DEPS)
 	$(TEST_VENV)/bin/pip install -q --no-deps $(COMPRESSAI)
 	touch $@
@@ -56,7 +62,7 @@ $(TEST_VENV)/.installed: pyproject.toml
 # worker at a time, so a module's fixtures (the wheel, the shipped models) are built once.
 TEST_WORKERS ?= auto
 test: $(TEST_VENV)/.installed
-	LICODEC_SHARED=$(SHARED) $(TEST_VENV)/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	LICODEC_SHARED=$(SHARED) $(TEST_VENV)/bin/python -m pytest -q -rs -n $(TEST_WORKERS) --dist loadfile
 
 # The full round-trip sweep: every Kodak image at q = 1, 4, 8 with both shipped models
 # (SWEEP_MODELS="--model student" re-sweeps one model and keeps the other's rows).

@@ -254,3 +254,20 @@ def test_effort_table_gives_each_efforts_saving_against_effort_zero(tmp_path):
     rows = table(tmp_path).splitlines()
     assert rows[2].startswith("| 0 | none") and "+80.00 %" in rows[2]
     assert rows[3].startswith("| 2 | 50 iterations | -10.00 % | +62.00 % | 1.440 / 34.00 | 2.0 |")
+
+
+def test_readme_says_the_highest_psnr_each_model_reaches_per_test_set(tmp_path):
+    from licodec.evaluation.readme import section
+
+    kodak = tmp_path / "kodak"
+    (kodak / "per-image").mkdir(parents=True)
+    (kodak / "bd-rate.md").write_text("| codec | BD-rate |\n")
+    meta = {"qualities": [1.0, 8.0], "images": 2}
+    results = {"bpp": [0.2, 1.0], "psnr-rgb": [28.0, 33.5], "ms-ssim-rgb": [0.9, 0.99], "encoding_time": [0.1, 0.1],
+               "decoding_time": [0.1, 0.1]}
+    (kodak / "licodec-student.json").write_text(json.dumps({"name": "licodec-student", "meta": meta,
+                                                            "results": results}))
+    per_image = [{"image": f"{i}.png", "quality": q, "psnr-rgb": p} for i, (q, p) in
+                 enumerate([(8.0, 31.0), (8.0, 36.0), (1.0, 40.0)])]
+    (kodak / "per-image" / "licodec-student.json").write_text(json.dumps(per_image))
+    assert "licodec-student: at most 33.50 dB on average, at q8 (per image 31.00 to 36.00 dB)" in section(tmp_path, {})

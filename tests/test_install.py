@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-BUILT_FROM = ("pyproject.toml", "README.md", "licodec", "weights", "man")
+BUILT_FROM = ("pyproject.toml", "README.md", "licodec", "weights", "man", "docs")
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +57,7 @@ def test_the_wheel_carries_the_weights_and_the_man_pages(wheel):
     data = "licodec-0.1.0.data/data/share/"
     assert {f"{data}licodec/weights/student.safetensors", f"{data}licodec/weights/teacher.safetensors"} <= set(names)
     assert {f"{data}man/man1/{page.name}" for page in (ROOT / "man").glob("*.1")} <= set(names)
+    assert f"{data}doc/licodec/format.md" in names  # licodec(1) points there
 
 
 def test_an_installed_wheel_encodes_and_decodes_from_any_directory(fresh_env, tmp_path):
@@ -80,3 +81,18 @@ def test_man_finds_the_installed_pages_through_path(fresh_env, tmp_path):
     result = subprocess.run(["man", "-w", "licodec"], env={**_user_env(fresh_env), "MANPATH": ""}, cwd=tmp_path,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and Path(result.stdout.strip()).is_relative_to(fresh_env), result
+
+
+def test_the_installed_torch_is_a_cpu_build():
+    """make's venvs take torch from PyTorch's CPU index: a CUDA build (PyPI's default on Linux)
+    would bring nvidia packages and triton, gigabytes a CPU codec never uses."""
+    from importlib import metadata
+
+    import torch
+
+    assert torch.version.cuda is None, f"torch {torch.__version__} is a CUDA build"
+    cuda_needs = [r for r in metadata.requires("torch") or [] if r.lower().startswith(("nvidia-", "triton"))]
+    assert cuda_needs == []
+    installed = sorted(d.metadata["Name"] for d in metadata.distributions()
+                       if (d.metadata["Name"] or "").lower().startswith("nvidia-"))
+    assert installed == []

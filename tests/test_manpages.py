@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
 from licodec.cli import main
@@ -22,6 +23,22 @@ def test_subcommand_pages_match_the_commands():
     assert set(pages) == {f"licodec-{name}.1" for name in main.commands}
     stale = [name for name, text in pages.items() if not (MAN / name).exists() or (MAN / name).read_text() != text]
     assert not stale, f"regenerate with `python -m licodec.manpages man/`: {stale}"
+
+
+def test_licodec_1_is_generated_from_the_commands():
+    """Its synopsis and option list come from click: an option added to a command is in the page."""
+    from licodec.manpages import main_page
+
+    text = (MAN / "licodec.1").read_text()
+    assert text == main_page((MAN / "licodec.1.in").read_text()), "regenerate with `python -m licodec.manpages man/`"
+    options = [opt for name in ("encode", "decode") for param in main.commands[name].params
+               if isinstance(param, click.Option) and not param.hidden for opt in param.opts]
+    assert "--effort" in options
+    for opt in options:
+        assert opt.replace("-", "\\-") in text, opt
+    for missing_before in ("\\-e", "\\-\\-strip", "\\-\\-threads", "\\-\\-best\\-effort"):
+        assert missing_before in text
+    assert "docs/format.md" not in text.replace("repository's weights/, docs/", "")
 
 
 def test_name_lines_are_whole_sentences():
