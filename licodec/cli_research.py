@@ -135,6 +135,12 @@ def _training_options(command):
         click.option("--batch", default=8, show_default=True),
         click.option("--lr", default=2e-4, show_default=True, help="learning rate (÷10 after 85 % of --steps)"),
         click.option("--gain-lr", default=2e-3, show_default=True, help="learning rate of the gain units"),
+        click.option("--anneal-at", type=click.IntRange(min=0), default=None, metavar="STEP",
+                     help="divide the learning rates by 10 from this step on, instead of after 85 % of --steps "
+                          "(a leg that stops before --steps still anneals)"),
+        click.option("--anneal-minutes", type=float, default=None, metavar="M",
+                     help="run the last M minutes of --minutes at the learning rates ÷ 10: a wall-clock leg "
+                          "ends annealed"),
         click.option("--level-weighting", type=click.Choice(["sqrt", "none"]), default="sqrt", show_default=True,
                      help="sqrt: each sample's RD loss ÷ √λ, so every quality level weighs about the same"),
         click.option("--batch-per-rank", is_flag=True,
@@ -196,6 +202,19 @@ def _run_training(strategy: str = "plain", teacher: str | None = None, derive_st
     click.echo(f"wrote {weights}")
 
 
+def _feds_weights(ctx: click.Context, param: click.Parameter, text: str | None) -> tuple[float, ...] | None:
+    """--feds-weights A,B,G as three numbers, or a usage error."""
+    if text is None:
+        return None
+    try:
+        weights = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: three numbers, e.g. 1,0.5,0") from None
+    if len(weights) != 3 or min(weights) < 0:
+        raise click.BadParameter(f"{text!r}: three weights of 0 or more (output, feature, latent)")
+    return weights
+
+
 @click.command()
 @_training_options
 def train(**options) -> None:
@@ -215,6 +234,9 @@ def train(**options) -> None:
               help="start the student from the teacher's weights (KDIC): with --arch, that architecture pruned "
                    "from them (each layer's channels that send the most energy downstream); without, a config "
                    "derived from the teacher's (fewer blocks, smaller FFN and slice transforms; same interfaces)")
+@click.option("--feds-weights", default=None, metavar="A,B,G", callback=_feds_weights,
+              help="FEDS's weights of the output, feature and latent terms (default 1,0.5,0.5); a 0 leaves a term "
+                   "out, for ablations")
 @_training_options
 def distill(**options) -> None:
     """Train a student from a frozen teacher; writes OUT/weights.safetensors."""

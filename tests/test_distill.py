@@ -153,6 +153,24 @@ def test_distill_command_then_encode_with_the_new_student(tiny_setup, train_fold
     assert decoded.exit_code == 0, decoded.output
 
 
+def test_a_feds_term_weighted_zero_is_left_out(tiny_setup, train_folder, tmp_path):
+    """The ablations: --feds-weights 1,0.5,0 trains without the latent term, 0,0.5,0.5 without the output's."""
+    from click.testing import CliRunner
+
+    from licodec.cli import main
+
+    common = ["distill", "--teacher", str(tiny_setup), "--arch", "tiny-student", "--data", str(train_folder),
+              "--steps", "4", "--patch", "64", "--batch", "2"]
+    for weights, absent in (("1,0.5,0", "latent"), ("0,0.5,0.5", "output")):
+        out = tmp_path / weights
+        result = CliRunner().invoke(main, [*common, "--out", str(out), "--feds-weights", weights])
+        assert result.exit_code == 0, result.output
+        records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+        assert all(absent not in r for r in records) and any("feature" in r for r in records)
+    bad = CliRunner().invoke(main, [*common, "--out", str(tmp_path / "bad"), "--feds-weights", "1,2"])
+    assert bad.exit_code == 2 and "three weights" in bad.output
+
+
 def test_training_errors_are_one_line(train_folder, tmp_path):
     from click.testing import CliRunner
 

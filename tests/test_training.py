@@ -461,3 +461,25 @@ def test_a_compacted_checkpoint_resumes_the_leg(tiny_arch, train_folder, tmp_pat
     resumed = torch.load(checkpoint, weights_only=True)
     assert resumed["step"] == 4 and all(m["exp_avg_sq"].dtype == torch.float32
                                         for m in resumed["optimizer"]["state"].values())
+
+
+def test_the_anneal_is_bound_to_a_step_or_to_the_legs_clock(tiny_arch, train_folder, tmp_path):
+    """A leg that stops at --minutes, long before 85 % of --steps, still anneals: at --anneal-at,
+    or in the last --anneal-minutes of its budget."""
+    from licodec.errors import LicodecError
+    from licodec.training.options import check_options
+    from licodec.training.train import _learning_rate_factor
+
+    at = _options(tiny_arch, train_folder, tmp_path, 120000, anneal_at=3000)
+    assert [_learning_rate_factor(at, s) for s in (0, 2999, 3000, 100000)] == [1.0, 1.0, 0.1, 0.1]
+    default = _options(tiny_arch, train_folder, tmp_path, 1000)
+    assert [_learning_rate_factor(default, s) for s in (849, 850)] == [1.0, 0.1]
+    assert _learning_rate_factor(default, 0, clock_annealing=True) == 0.1
+    # A budget of 10 minutes whose last 9.9999 anneal: only the first step runs before the anneal.
+    clocked = _options(tiny_arch, train_folder, tmp_path / "run", 3, minutes=10, anneal_minutes=9.9999)
+    train(clocked)
+    lrs = [json.loads(line)["lr"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert lrs[0] == pytest.approx(1e-3) and lrs[-1] == pytest.approx(1e-4)
+    for bad in (dict(anneal_minutes=5), dict(minutes=5, anneal_minutes=5), dict(anneal_at=-1)):
+        with pytest.raises(LicodecError, match="anneal"):
+            check_options(_options(tiny_arch, train_folder, tmp_path, 10, **bad), 1)

@@ -140,14 +140,14 @@ class Feds(nn.Module):
         if phase == "finetune":
             return {}
         assert teacher_out is not None
-        terms = {
-            "output": w.alpha * output_loss(student_out["x_hat"], teacher_out["x_hat"]),
-            "feature": w.beta * self.adapters(student_out, teacher_out),
-        }
-        if phase == "distill":
+        terms = {}  # a term weighted 0 is left out, not computed (the ablations switch terms off)
+        if w.alpha:
+            terms["output"] = w.alpha * output_loss(student_out["x_hat"], teacher_out["x_hat"]) * scale
+        if w.beta:
+            terms["feature"] = w.beta * self.adapters(student_out, teacher_out)
+        if phase == "distill" and w.gamma:
             terms["latent"] = w.gamma * latent_loss(student_out["y_hat"], teacher_out["y_hat"],
                                                     teacher_out["likelihoods"]["y"])
-        terms["output"] = terms["output"] * scale
         return {name: value.mean() for name, value in terms.items()}
 
 

@@ -28,6 +28,8 @@ class TrainOptions:
     gain_lr: float = 2e-3  # the gain units' own rate: at lr 1e-4 they stayed at their √λ start
     aux_lr: float = 1e-3
     lr_drop: float = 0.85  # fraction of the steps after which the learning rate is divided by 10
+    anneal_at: int | None = None  # the step from which lr ÷ 10 (instead of lr_drop × steps): legs that stop early
+    anneal_minutes: float | None = None  # the last M minutes of --minutes at lr ÷ 10: a wall-clock leg ends annealed
     clip: float = 1.0
     seed: int = 0
     threads: int = 2
@@ -43,6 +45,7 @@ class TrainOptions:
     strategy: str = "plain"  # plain | feds | smodi (see distill.py)
     teacher: Path | str | None = None  # the frozen teacher: weights file or compressai:ARCH:PATH
     derive_student: bool = False  # student pruned from the teacher's config and weights (KDIC), not `arch`
+    feds_weights: tuple[float, float, float] | None = None  # FEDS's α, β, γ (output, feature, latent); None: defaults
     level_weighting: str = "sqrt"  # sqrt: each sample's loss ÷ √λ (losses.level_weights) | none
     holdout: int = 0  # images of `data` kept out of training and validated on at every level
     init: Path | None = None  # start from these weights (a fresh optimiser), e.g. the shipped ones
@@ -74,6 +77,12 @@ def check_options(opts: TrainOptions, world_size: int) -> int:
         raise LicodecError(f"unknown compile mode {opts.compile_mode!r} ({', '.join(COMPILE_MODES)})")
     if opts.init is not None and opts.resume:
         raise LicodecError("--init starts a new run; --resume continues one: give one of them")
+    if opts.anneal_minutes is not None and (opts.minutes is None or not 0 < opts.anneal_minutes < opts.minutes):
+        raise LicodecError("--anneal-minutes M needs --minutes, and M between 0 and its budget")
+    if opts.feds_weights is not None and (len(opts.feds_weights) != 3 or min(opts.feds_weights) < 0):
+        raise LicodecError("--feds-weights takes three weights of 0 or more: output, feature, latent")
+    if opts.anneal_at is not None and opts.anneal_at < 0:
+        raise LicodecError("--anneal-at takes a step, 0 or more")
     if opts.init_ema is not None and not opts.ema:
         raise LicodecError("--init-ema starts the moving average: give its decay with --ema")
     if opts.init_ema is not None and opts.resume:

@@ -31,7 +31,7 @@ from licodec.training import distributed
 from licodec.training.compressai_teacher import CompressAITeacher, is_compressai_spec, load_compressai_teacher
 from licodec.images import list_images
 from licodec.training.data import CropSampler, split_holdout
-from licodec.training.distill import SMoDi, Feds, Plain, derive_student, inherit_weights
+from licodec.training.distill import SMoDi, Feds, FedsWeights, Plain, derive_student, inherit_weights
 from licodec.training.losses import level_weights, rate_distortion
 from licodec.training.options import TrainOptions, check_options
 from licodec.training.prune import prune
@@ -86,8 +86,10 @@ def _split_parameters(model: LicModel) -> tuple[list, list, list]:
     return main, gains, aux
 
 
-def _learning_rate_factor(opts: TrainOptions, step: int) -> float:
-    return 0.1 if step >= opts.lr_drop * opts.steps else 1.0
+def _learning_rate_factor(opts: TrainOptions, step: int, clock_annealing: bool = False) -> float:
+    """lr ÷ 10 from --anneal-at (else after lr_drop of --steps), or in --anneal-minutes' last minutes."""
+    drop_at = opts.anneal_at if opts.anneal_at is not None else opts.lr_drop * opts.steps
+    return 0.1 if step >= drop_at or clock_annealing else 1.0
 
 
 def _make_optimizer(opts: TrainOptions, model: LicModel, strategy: nn.Module) -> tuple[torch.optim.Adam, torch.optim.Adam]:
@@ -142,7 +144,9 @@ def _build_strategy(opts: TrainOptions, config: CodecConfig) -> tuple[nn.Module,
     teacher = load_teacher(opts.teacher, opts.device)
     if opts.strategy == "feds":
         teacher_width = teacher.feature_width if isinstance(teacher, CompressAITeacher) else teacher.config.N
-        return Feds(config.N, teacher_width, opts.steps), teacher
+        weights = FedsWeights() if opts.feds_weights is None else replace(FedsWeights(), **dict(
+            zip(("alpha", "beta", "gamma"), opts.feds_weights)))
+        return Feds(config.N, teacher_width, opts.steps, weights), teacher
     if isinstance(teacher, CompressAITeacher):
         raise LicodecError("SMoDi swaps student parts into the teacher: it needs a licodec teacher")
     try:
@@ -152,10 +156,11 @@ def _build_strategy(opts: TrainOptions, config: CodecConfig) -> tuple[nn.Module,
 
 
 def _train_step(trainee: nn.Module, teacher: LicModel | None, optimizer, aux_optimizer, sampler: CropSampler,
-                opts: TrainOptions, processes: distributed.Processes, global_batch: int, step: int) -> dict:
+                opts: TrainOptions, processes: distributed.Processes, global_batch: int, step: int,
+                clock_annealing: bool = False) -> dict:
     """One step on a batch with a random quality level per sample: RD (+ distillation), then aux."""
     model: LicModel = trainee.module.model if isinstance(trainee, DistributedDataParallel) else trainee.model
-    factor = _learning_rate_factor(opts, step)
+    factor = _learning_rate_factor(opts, step, clock_annealing)
     lr = opts.lr * factor
     for group in optimizer.param_groups:
         group["lr"] = group["base_lr"] * factor
@@ -291,9 +296,10 @@ class Session:
     cpu_seconds_before: float  # and its CPU time
     ema: AveragedModel | None = None  # rank 0's moving average of the weights (--ema)
 
-    def step(self, opts: TrainOptions, processes: distributed.Processes, step: int) -> dict:
+    def step(self, opts: TrainOptions, processes: distributed.Processes, step: int,
+             clock_annealing: bool = False) -> dict:
         record = _train_step(self.runner, self.teacher, self.optimizer, self.aux_optimizer, self.sampler, opts,
-                             processes, self.global_batch, step)
+                             processes, self.global_batch, step, clock_annealing=clock_annealing)
         if self.ema is not None:
             self.ema.update_parameters(self.trainee.model)
         return record
@@ -349,8 +355,10 @@ def train_on(processes: distributed.Processes, opts: TrainOptions) -> tuple[Path
     bar = tqdm(range(start, opts.steps), initial=start, total=opts.steps,
                disable=not (processes.is_main and sys.stderr.isatty()))
     for step in bar:
-        record = session.step(opts, processes, step)
-        # Every process takes the same decision: any rank past the budget stops them all.
+        # Every process takes the same decisions: any rank past a time limit moves them all.
+        clock_annealing = opts.anneal_minutes is not None and processes.any(
+            time.monotonic() - invoked > 60 * (opts.minutes - opts.anneal_minutes))
+        record = session.step(opts, processes, step, clock_annealing)
         out_of_time = opts.minutes is not None and processes.any(time.monotonic() - invoked > 60 * opts.minutes)
         done = step + 1 == opts.steps or out_of_time
         if log is None:
