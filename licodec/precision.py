@@ -13,6 +13,7 @@ LICODEC_PRECISION=float32 (or bfloat16) overrides the choice. Training decides a
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import torch
 
@@ -35,6 +36,26 @@ def transforms_in_bfloat16() -> bool:
     if choice == "auto":
         return _cpu_has_amx()
     return choice == "bfloat16"
+
+
+def cpu_name() -> str:
+    """The CPU's model name (/proc/cpuinfo), for the benchmarks' records."""
+    try:
+        for text in Path("/proc/cpuinfo").read_text().splitlines():
+            if text.startswith("model name"):
+                return text.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def cpu_kind() -> str:
+    """Which of the CPU kinds this project meets runs here: what decides precision and speed, so
+    the benchmarks record it ("AMX": Intel Xeon Sapphire Rapids and later; "AVX-512 BF16": e.g.
+    AMD EPYC Zen 4; else none of bfloat16's matrix instructions)."""
+    if _cpu_has_amx():
+        return "AMX"
+    return "AVX-512 BF16" if _cpu_has_avx512_bf16() else "no bfloat16 matrix instructions"
 
 
 def _cpu_has_amx() -> bool:

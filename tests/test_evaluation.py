@@ -160,7 +160,10 @@ def test_bench_reports_parts_times_and_ratios(tmp_path, tiny_weights, photo):
     assert split["total"] == pytest.approx(split["network"] + split["entropy"] + split["container_io"])
     assert split["entropy"] > 0 and student["macs_per_pixel"] > 0 and student["cli_decode"]["peak_rss_mb"] > 10
     assert "student / teacher: parameters 1.00" in result.output.split("Ratios")[-1]
-    assert json.loads((tmp_path / "b" / "bench.json").read_text())["import_torch"]["seconds"] > 0
+    recorded = json.loads((tmp_path / "b" / "bench.json").read_text())
+    assert recorded["import_torch"]["seconds"] > 0
+    assert recorded["cpu_kind"] in ("AMX", "AVX-512 BF16", "no bfloat16 matrix instructions")
+    assert f", {recorded['cpu_kind']})" in (tmp_path / "b" / "bench.md").read_text()  # which CPU kind ran it
     assert "cold CLI over `import torch`: encode +" in result.output.split("Ratios")[-1]
 
 

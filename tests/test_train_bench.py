@@ -18,6 +18,7 @@ def test_the_benchmark_times_steps_and_reports_ratios_and_failures(train_folder)
     assert "| student | float32 | eager | 1 × 1 |" in table and "| 1.00 |" in table and "failed" in table
     assert "profile" not in good and "convolution" in fast["profile"] and "Where one step" in table
     assert set(results["peak"]) == {"matmul float32", "conv float32", "matmul bfloat16", "conv bfloat16"}
+    assert f"{results['cpu']}, {results['cpu_kind']}," in table  # which CPU kind ran it
     assert "bfloat16 / float32 =" in table
 
 

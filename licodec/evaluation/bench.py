@@ -33,7 +33,7 @@ from licodec.images import PNG_COMPRESS_LEVEL
 from licodec.models import LicModel
 from licodec.models.codec import PARTS, pad_image, part_sizes, rgb_to_tensor
 from licodec.models.fused import transform_kernels
-from licodec.precision import transform_precision
+from licodec.precision import cpu_kind, cpu_name, transform_precision
 from licodec.weights import SHIPPED, load_model, read_info, resolve, save_weights
 
 # The FEDS paper's parameter counts (Fu et al. 2025, Table 1).
@@ -249,7 +249,7 @@ def run_bench(models: tuple[str, ...], image_path: Path, sizes: list[tuple[int, 
     if unknown:  # before any timing, not after the first size's models
         raise LicodecError(f"--compressai {unknown[0]!r}: choose from {', '.join(COMPRESSAI_MODELS)}")
     results: dict = {"image": image_path.name, "quality": quality, "repeats": repeats, "sizes": {}, "device": device,
-                     "torch": torch.__version__, "cpu_count": os.cpu_count(),
+                     "torch": torch.__version__, "cpu_count": os.cpu_count(), "cpu": cpu_name(), "cpu_kind": cpu_kind(),
                      "precision": transform_precision(), "kernels": transform_kernels(),
                      "cli_python": python, "import_torch": import_torch_start(python)}
     with tempfile.TemporaryDirectory() as tmp:
@@ -324,7 +324,9 @@ def markdown(results: dict) -> str:
     """Tables per image size; the ratios, the numbers to quote, come last."""
     start = results.get("import_torch")
     out = [f"Image {results['image']}, quality {results['quality']:g}, median of {results['repeats']} runs after a "
-           f"warm-up; torch {results['torch']}, {results['cpu_count']} CPUs, networks on {results['device']}"
+           f"warm-up; torch {results['torch']}, {results['cpu_count']} CPUs"
+           + (f" ({results['cpu']}, {results['cpu_kind']})" if "cpu_kind" in results else "")
+           + f", networks on {results['device']}"
            f" (g_a/g_s in {results.get('precision', 'float32')}, {results.get('kernels', 'eager')} kernels). Times in seconds: total "
            "(network / entropy coding / container + PNG I/O)."
            + (f" Cold starts (median of 3) run {results['cli_python']}; its `python -c \"import torch\"`: "

@@ -33,7 +33,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from licodec.config import get_config
 from licodec.models import LicModel
-from licodec.precision import training_precision
+from licodec.precision import cpu_kind, cpu_name, training_precision
 from licodec.training import distributed
 from licodec.training.losses import rate_distortion
 
@@ -173,18 +173,9 @@ def run(all_cases: list[Case], data: Path, patch: int, steps: int, warmup: int, 
         rows.append(row)
         report(line(row))
     return {"patch": patch, "steps": steps, "warmup": warmup, "device": device, "threads_available": os.cpu_count(),
-            "cpu": cpu_name(), "torch": torch.__version__, "flops_per_crop": flops, "rows": rows,
+            "cpu": cpu_name(), "cpu_kind": cpu_kind(), "torch": torch.__version__, "flops_per_crop": flops, "rows": rows,
             "peak": peak_rates(os.cpu_count() or 1, device)}
 
-
-def cpu_name() -> str:
-    try:
-        for text in Path("/proc/cpuinfo").read_text().splitlines():
-            if text.startswith("model name"):
-                return text.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 def line(row: dict) -> str:
@@ -200,7 +191,8 @@ def markdown(results: dict) -> str:
     rows = results["rows"]
     base = {(r["arch"], r["processes"], r["threads"]): r for r in rows
             if r["precision"] == "float32" and not r["compile"] and "step_seconds" in r}
-    out = [f"Training speed, {results['device']} ({results['cpu']}, {results['threads_available']} threads), torch "
+    kind = f", {results['cpu_kind']}" if "cpu_kind" in results else ""
+    out = [f"Training speed, {results['device']} ({results['cpu']}{kind}, {results['threads_available']} threads), torch "
            f"{results['torch']}: batch of {rows[0]['batch'] if rows else '?'} crops of {results['patch']}², median of "
            f"{results['steps']} steps after {results['warmup']} warm-up steps (`python -m licodec.evaluation.train_bench`).",
            "", "| arch | precision | mode | processes × threads | s/step | crops/s | TFLOP/s | × float32 eager | warm-up s |",
