@@ -11,29 +11,19 @@ whole model (torch.utils.flop_counter). One run on a shared machine: compare wit
 from __future__ import annotations
 
 import platform
-import statistics
-import time
 from dataclasses import replace
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from licodec.config import get_config
+from licodec.evaluation.bench import median_time
 from licodec.models import LicModel
 from licodec.precision import transform_precision
 
 HEIGHT, WIDTH = 512, 768
 WIDTHS = (24, 32, 40, 48, 56)
-
-
-def median_seconds(run, repeats: int = 7) -> float:
-    run()
-    times = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
+REPEATS = 7
 
 
 def kmacs_per_pixel(model: LicModel) -> float:
@@ -56,8 +46,8 @@ def main() -> None:
         kmacs = kmacs_per_pixel(model.eval())
         model.for_inference()
         y = model.analysis(x)
-        analysis = median_seconds(lambda: model.analysis(x))
-        synthesis = median_seconds(lambda: model.synthesis(torch.round(y), HEIGHT, WIDTH))
+        analysis = median_time(lambda: model.analysis(x), REPEATS)
+        synthesis = median_time(lambda: model.synthesis(torch.round(y), HEIGHT, WIDTH), REPEATS)
         params = sum(p.numel() for p in model.parameters()) / 1e6
         gmacs = kmacs * HEIGHT * WIDTH / 1e6
         print(f"| {n} | {config.hyper_channels} | {params:.2f} | {kmacs:.1f} | {analysis:.3f} | {synthesis:.3f} | "
