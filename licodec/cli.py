@@ -143,11 +143,13 @@ def _report(outcome, quiet: bool, verbose: bool, bar) -> None:
               help="instead of -q: the highest quality whose file is at most this many bits per pixel")
 @click.option("--size", "size", default=None, metavar="BYTES", callback=usage_check(check_size),
               help="instead of -q: the highest quality whose file fits, e.g. 20KB, 20KiB, 15000")
-@click.option("--psnr", type=float, default=None, metavar="DB", help="instead of -q: the lowest quality that reaches this PSNR (dB)")
+@click.option("--psnr", type=float, default=None, metavar="DB",
+              help="instead of -q: the lowest quality that reaches this PSNR (dB)")
 @click.option("--best-effort", is_flag=True,
               help="when --size, --bpp or --psnr is out of reach: write the nearest file (quality 1 or 8) with a "
                    "warning; without it, that file fails (exit 1) and nothing is written")
-@click.option("--model", default="student", show_default=True, metavar="MODEL", help="student, teacher, or a .safetensors path",
+@click.option("--model", default="student", show_default=True, metavar="MODEL",
+              help="student, teacher, or a .safetensors path",
               shell_complete=complete_models)
 @click.option("--strip", is_flag=True, help="leave the ICC profile and EXIF out (kept by default; alpha is always kept)")
 @click.option("-e", "--effort", default="0", show_default=True, metavar="0..%d" % MAX_EFFORT, help=EFFORT_HELP,
@@ -206,7 +208,8 @@ def _rate_target(bpp: float | None, size: str | None, psnr: float | None):
                    "inputs [default: png]")
 @click.option("--quality", "output_quality", type=click.IntRange(1, 100), default=None,
               help="quality of a lossy output format (JPEG, WebP, AVIF), 1..100 [default: Pillow's]")
-@click.option("--model", default=None, metavar="PATH", help="weights to decode with (default: found by the file's model id)",
+@click.option("--model", default=None, metavar="PATH",
+              help="weights to decode with (default: found by the file's model id)",
               shell_complete=complete_models)
 @click.option("--max-pixels", type=PixelCount(), default=None,
               help="refuse files declaring more pixels than this (e.g. 24M), before any work; for servers "
@@ -251,7 +254,8 @@ def info(files: tuple[str, ...]) -> None:
 @main.command()
 @click.argument("file", metavar="FILE", shell_complete=complete_files)
 @click.option("-o", "--output", default=None, metavar="PNG", help="draw the maps into this PNG (needs matplotlib)")
-@click.option("--model", default=None, metavar="PATH", help="weights to decode with (default: found by the file's model id)",
+@click.option("--model", default=None, metavar="PATH",
+              help="weights to decode with (default: found by the file's model id)",
               shell_complete=complete_models)
 @click.option("-f", "--force", is_flag=True, help="overwrite PNG if it exists")
 def inspect(file: str, output: str | None, model: str | None, force: bool) -> None:

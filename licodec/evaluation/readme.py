@@ -110,7 +110,8 @@ def section(results: Path, shipped: dict[str, str] | None = None) -> str:
                 f"The same measurement on the {images} wikipedia photos (0.9–1.3 megapixels each; no published "
                 "anchors), against AVIF as users run it from Pillow. Files: `results/wikipedia/`.", "",
                 *_stale(wikipedia, shipped), *_command(wikipedia), "![PSNR against bpp on the wikipedia photos](results/wikipedia/rd-psnr.png)",
-                "", *_our_curves(wikipedia), "", *_ceiling(wikipedia), (wikipedia / "bd-rate.md").read_text().strip(), ""]
+                "", *_our_curves(wikipedia), "", *_ceiling(wikipedia),
+                (wikipedia / "bd-rate.md").read_text().strip(), ""]
     effort = results / "effort" / "kodak" / "effort.md"
     if effort.exists():
         out += ["### Encoder effort on Kodak (`make eval-effort`)", "",

@@ -173,8 +173,8 @@ def run(all_cases: list[Case], data: Path, patch: int, steps: int, warmup: int, 
         rows.append(row)
         report(line(row))
     return {"patch": patch, "steps": steps, "warmup": warmup, "device": device, "threads_available": os.cpu_count(),
-            "cpu": cpu_name(), "cpu_kind": cpu_kind(), "torch": torch.__version__, "flops_per_crop": flops, "rows": rows,
-            "peak": peak_rates(os.cpu_count() or 1, device)}
+            "cpu": cpu_name(), "cpu_kind": cpu_kind(), "torch": torch.__version__, "flops_per_crop": flops,
+            "rows": rows, "peak": peak_rates(os.cpu_count() or 1, device)}
 
 
 
@@ -192,7 +192,8 @@ def markdown(results: dict) -> str:
     base = {(r["arch"], r["processes"], r["threads"]): r for r in rows
             if r["precision"] == "float32" and not r["compile"] and "step_seconds" in r}
     kind = f", {results['cpu_kind']}" if "cpu_kind" in results else ""
-    out = [f"Training speed, {results['device']} ({results['cpu']}{kind}, {results['threads_available']} threads), torch "
+    out = [f"Training speed, {results['device']} ({results['cpu']}{kind}, {results['threads_available']} threads), "
+           f"torch "
            f"{results['torch']}: batch of {rows[0]['batch'] if rows else '?'} crops of {results['patch']}², median of "
            f"{results['steps']} steps after {results['warmup']} warm-up steps (`python -m licodec.evaluation.train_bench`).",
            "", "| arch | precision | mode | processes × threads | s/step | crops/s | TFLOP/s | × float32 eager | warm-up s |",

@@ -98,7 +98,8 @@ def plot(rows: list[dict], path: Path) -> None:
     for axis, key, scale, label in ((axes[0], "crops", 1000, "crops trained on (thousands)"),
                                     (axes[1], "cpu_hours", 1, "CPU hours (the teacher's forward included)")):
         for arm in dict.fromkeys(row["arm"] for row in rows):
-            points = [(r[key] / scale, r["vs_teacher"]) for r in rows if r["arm"] == arm and r["vs_teacher"] is not None]
+            points = [(r[key] / scale, r["vs_teacher"]) for r in rows
+                      if r["arm"] == arm and r["vs_teacher"] is not None]
             axis.plot([p[0] for p in points], [p[1] for p in points], marker=".", label=arm)
         axis.set_xlabel(label)
         axis.set_ylabel("held-out BD-rate vs the teacher (%, estimated)")

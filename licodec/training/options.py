@@ -45,7 +45,7 @@ class TrainOptions:
     strategy: str = "plain"  # plain | feds | smodi (see distill.py)
     teacher: Path | str | None = None  # the frozen teacher: weights file or compressai:ARCH:PATH
     derive_student: bool = False  # student pruned from the teacher's config and weights (KDIC), not `arch`
-    feds_weights: tuple[float, float, float] | None = None  # FEDS's α, β, γ (output, feature, latent); None: defaults
+    feds_weights: tuple[float, float, float] | None = None  # FEDS's α, β, γ (output, feature, latent)
     level_weighting: str = "sqrt"  # sqrt: each sample's loss ÷ √λ (losses.level_weights) | none
     holdout: int = 0  # images of `data` kept out of training and validated on at every level
     init: Path | None = None  # start from these weights (a fresh optimiser), e.g. the shipped ones

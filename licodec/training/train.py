@@ -325,7 +325,8 @@ def prepare(processes: distributed.Processes, opts: TrainOptions) -> Session:
     ema = _moving_average(model, opts.ema, opts.init_ema) if processes.is_main and opts.ema else None
     checkpoint, start, seconds_before, cpu_seconds_before = opts.out / "checkpoint.pt", 0, 0.0, 0.0
     if opts.resume and checkpoint.exists():
-        start, seconds_before, cpu_seconds_before = load_checkpoint(checkpoint, trainee, optimizer, aux_optimizer, sampler, ema)
+        start, seconds_before, cpu_seconds_before = load_checkpoint(checkpoint, trainee, optimizer, aux_optimizer,
+                                                                    sampler, ema)
         if processes.is_main:
             truncate_log(opts.out / "log.jsonl", start)
     if opts.compile:
