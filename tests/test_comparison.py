@@ -36,3 +36,13 @@ def test_rows_compare_with_the_teacher_and_the_control_at_equal_steps_and_hours(
     assert feds["vs_control_hours"] == pytest.approx(0.0, abs=0.01)  # the control reached it in the same hours
     assert rows[("plain", 1000)]["vs_control_step"] == pytest.approx(0.0, abs=1e-6)
     assert "| feds | 1000 | 8.0 | 2.00 |" in table(list(rows.values()))
+
+
+def test_the_held_out_images_as_a_folder_are_those_training_leaves_out(train_folder, tmp_path):
+    from licodec.training.comparison import link_holdout
+    from licodec.training.data import split_holdout
+
+    link_holdout(train_folder, 1, tmp_path / "held")
+    held = sorted((tmp_path / "held").iterdir())
+    assert [p.name for p in held] == [p.name for p in split_holdout(train_folder, 1)[1]]
+    assert held[0].read_bytes() == (train_folder / held[0].name).read_bytes()

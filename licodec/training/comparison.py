@@ -6,6 +6,8 @@ validated on the same held-out images, against their teacher and against the pla
     python -m licodec.training.comparison report --teacher results/distillation/teacher-val.json \
         --control plain plain=results/distillation/logs/plain.jsonl feds=results/distillation/logs/feds.jsonl \
         -o results/distillation
+    python -m licodec.training.comparison holdout ../shared/data/train --holdout 24 -o runs/holdout
+        # the held-out images as a folder (links), for `licodec eval` on real files
 
 `report` writes comparison.md (each validation's BD-rate against the teacher and against the
 control at the same step and at the same CPU hours) and comparison.png (BD-rate against the
@@ -122,6 +124,17 @@ def validate_teacher(weights: Path, data: Path, holdout: int) -> dict:
             "val": validate(load_model(read_info(weights)), images, ALL_LEVELS)}
 
 
+def link_holdout(data: Path, holdout: int, folder: Path) -> None:
+    """The held-out images of `data` (as training splits them) as links in `folder`."""
+    from licodec.training.data import split_holdout
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for image in split_holdout(data, holdout)[1]:
+        link = folder / image.name
+        if not link.exists():
+            link.symlink_to(image.resolve())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -130,6 +143,10 @@ def main() -> None:
     teacher.add_argument("--data", type=Path, required=True)
     teacher.add_argument("--holdout", type=int, required=True)
     teacher.add_argument("-o", "--output", type=Path, required=True)
+    holdout = commands.add_parser("holdout")
+    holdout.add_argument("data", type=Path)
+    holdout.add_argument("--holdout", type=int, required=True)
+    holdout.add_argument("-o", "--output", type=Path, required=True)
     report = commands.add_parser("report")
     report.add_argument("arms", nargs="+", metavar="NAME=LOG")
     report.add_argument("--teacher", type=Path, required=True)
@@ -139,6 +156,9 @@ def main() -> None:
     if args.command == "validate-teacher":
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(validate_teacher(args.weights, args.data, args.holdout), indent=1) + "\n")
+        return
+    if args.command == "holdout":
+        link_holdout(args.data, args.holdout, args.output)
         return
     arms = {name: validations(Path(log)) for name, log in (arm.split("=", 1) for arm in args.arms)}
     if args.control not in arms:
