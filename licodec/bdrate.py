@@ -60,6 +60,39 @@ def compare(reference: dict, test: dict, metric: str = "psnr-rgb") -> dict | Non
     return {"bd_rate": float(rate), "bd_quality": float(quality), "overlap": round(shared, 3)}
 
 
+def pareto_front(curve: dict, metric: str = "psnr-rgb") -> dict:
+    """The curve's points that no cheaper point matches in quality: what a user of the model can
+    get (a level whose PSNR is below a cheaper level's is never worth choosing). An early training
+    curve that plateaus then has a rising curve that the BD measures accept."""
+    results = curve["results"]
+    points = sorted(zip(results["bpp"], distortion(curve, metric) or []))
+    front, best = [], -math.inf
+    for rate, quality in points:
+        if quality > best:
+            front.append((rate, quality))
+            best = quality
+    return {**curve, "results": {"bpp": [r for r, _ in front], metric: [q for _, q in front]}}
+
+
+def psnr_at_equal_rates(reference: dict, test: dict) -> float | None:
+    """BD-PSNR (dB) over the rates both curves cover: for curves whose PSNR ranges hardly meet
+    (an early training curve against its teacher), where `compare` gives nothing. None where the
+    shared log-rate range is under MIN_OVERLAP of the test curve's, or a curve's PSNR does not rise."""
+    ref_q, test_q = distortion(reference, "psnr-rgb"), distortion(test, "psnr-rgb")
+    if ref_q is None or test_q is None or min(len(ref_q), len(test_q)) < 2:
+        return None
+    ref_rates, test_rates = reference["results"]["bpp"], test["results"]["bpp"]
+    if not (_rises(ref_rates, ref_q) and _rises(test_rates, test_q)):
+        return None
+    if overlap([math.log(r) for r in ref_rates], [math.log(r) for r in test_rates]) < MIN_OVERLAP:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quality = bjontegaard.bd_psnr(ref_rates, ref_q, test_rates, test_q, method=METHOD,
+                                      require_matching_points=False)
+    return float(quality) if np.isfinite(quality) else None
+
+
 def table(reference_name: str, reference: dict, curves: dict[str, dict]) -> tuple[list[dict], str]:
     """Rows (JSON) and a markdown table of every curve against the reference."""
     rows = []

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from licodec.training.comparison import interpolate, report_rows, table, validations
+from licodec.training.comparison import interpolate, plot, report_rows, table, validations
 
 
 def _val(rate_factor: float) -> dict:
@@ -14,6 +14,13 @@ def _val(rate_factor: float) -> dict:
 
 def _log(path, records) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def test_a_plateau_is_cut_to_the_pareto_front():
+    from licodec.bdrate import pareto_front
+
+    plateau = {"results": {"bpp": [0.1, 0.2, 0.3, 0.4], "psnr-rgb": [20.0, 21.0, 20.9, 21.5]}}
+    assert pareto_front(plateau)["results"] == {"bpp": [0.1, 0.2, 0.4], "psnr-rgb": [20.0, 21.0, 21.5]}
 
 
 def test_interpolate_on_a_polyline():
@@ -32,10 +39,13 @@ def test_rows_compare_with_the_teacher_and_the_control_at_equal_steps_and_hours(
     feds = rows[("feds", 1000)]
     assert feds["crops"] == 8000 and feds["cpu_hours"] == 2.0
     assert feds["vs_teacher"] == pytest.approx(10.0, abs=0.01)  # 10 % more bits at every PSNR
+    assert feds["psnr_vs_teacher"] < 0
     assert feds["vs_control_step"] == pytest.approx(100 * (1.1 / 1.2 - 1), abs=0.01)  # ahead per step
     assert feds["vs_control_hours"] == pytest.approx(0.0, abs=0.01)  # the control reached it in the same hours
     assert rows[("plain", 1000)]["vs_control_step"] == pytest.approx(0.0, abs=1e-6)
     assert "| feds | 1000 | 8.0 | 2.00 |" in table(list(rows.values()))
+    plot(list(rows.values()), tmp_path / "comparison.png")
+    assert (tmp_path / "comparison.png").stat().st_size > 0
 
 
 def test_the_held_out_images_as_a_folder_are_those_training_leaves_out(train_folder, tmp_path):

@@ -9,12 +9,15 @@ validated on the same held-out images, against their teacher and against the pla
     python -m licodec.training.comparison holdout ../shared/data/train --holdout 24 -o runs/holdout
         # the held-out images as a folder (links), for `licodec eval` on real files
 
-`report` writes comparison.md (each validation's BD-rate against the teacher and against the
-control at the same step and at the same CPU hours) and comparison.png (BD-rate against the
-teacher by crops and by CPU hours). BD-rates are of PSNR over all levels, on the models' rate
-estimates (licodec.training.validate); CPU hours are the log's `cpu_seconds`, the process's CPU
-time, so a paused or starved run is not charged for the pause, and the teacher's forward is
-in them. At equal hours the control's BD-rate is interpolated linearly between its validations.
+`report` writes comparison.md (each validation's BD-rate and BD-PSNR against the teacher, its
+BD-rate against the control at the same step, and its BD-PSNR against the control at the same
+CPU hours) and comparison.png (against the teacher, by crops and by CPU hours). All are of PSNR
+over the 8 levels, on the models' rate estimates (licodec.training.validate), each curve cut to
+its Pareto front (an early curve plateaus at the top levels). BD-PSNR is over the rates both
+curves cover, so it exists where an arm's PSNR range is still below the teacher's. CPU hours are
+the log's `cpu_seconds`, the process's CPU time, so a paused or starved run is not charged for
+the pause, and the teacher's forward is in them; at equal hours the control's BD-PSNR is
+interpolated linearly between its validations.
 """
 from __future__ import annotations
 
@@ -41,8 +44,14 @@ def validations(log: Path) -> list[dict]:
     return rows
 
 
+def curve(validation: dict) -> dict:
+    """A validation as an RD curve, its points off the Pareto front dropped (an early training
+    curve plateaus at the top levels, and BD measures need a rising curve)."""
+    return bdrate.pareto_front(as_rd_curve(validation))
+
+
 def bd_rate(reference: dict, row: dict) -> float | None:
-    found = bdrate.compare(as_rd_curve(reference), as_rd_curve(row))
+    found = bdrate.compare(curve(reference), curve(row))
     return None if found is None else found["bd_rate"]
 
 
@@ -58,35 +67,44 @@ def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value:+.2f} %"
 
 
+def _decibels(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.2f} dB"
+
+
 def report_rows(teacher: dict, arms: dict[str, list[dict]], control: str) -> list[dict]:
-    """Each validation of each arm: BD-rate against the teacher, the control at the same step,
-    and the control at the same CPU hours (its BD-rate vs the teacher interpolated there)."""
+    """Each validation of each arm: BD-rate and BD-PSNR against the teacher; BD-rate against the
+    control at the same step; and, at the same CPU hours, the arm's BD-PSNR vs the teacher less
+    the control's there (interpolated between its validations), in dB: BD-PSNR exists from the
+    first validation on, where an early curve's PSNR range misses the teacher's."""
     control_by_step = {row["step"]: row for row in arms[control]}
-    control_by_hours = [(row["cpu_hours"], bd_rate(teacher, row)) for row in arms[control]]
-    control_by_hours = [(h, bd) for h, bd in control_by_hours if bd is not None]
+    control_by_hours = [(row["cpu_hours"], bdrate.psnr_at_equal_rates(curve(teacher), curve(row)))
+                        for row in arms[control]]
+    control_by_hours = [(h, db) for h, db in control_by_hours if db is not None]
     rows = []
     for arm, records in arms.items():
         for row in records:
-            vs_teacher = bd_rate(teacher, row)
+            psnr_vs_teacher = bdrate.psnr_at_equal_rates(curve(teacher), curve(row))
             same_step = control_by_step.get(row["step"])
             at_hours = interpolate(control_by_hours, row["cpu_hours"])
             rows.append({"arm": arm, "step": row["step"], "crops": row["crops"], "cpu_hours": row["cpu_hours"],
-                         "val": row["val"], "vs_teacher": vs_teacher,
+                         "val": row["val"], "vs_teacher": bd_rate(teacher, row), "psnr_vs_teacher": psnr_vs_teacher,
                          "vs_control_step": None if same_step is None else bd_rate(same_step, row),
-                         "vs_control_hours": None if None in (vs_teacher, at_hours) else vs_teacher - at_hours})
+                         "vs_control_hours": None if None in (psnr_vs_teacher, at_hours)
+                         else psnr_vs_teacher - at_hours})
     return rows
 
 
 def table(rows: list[dict]) -> str:
     levels = list(rows[0]["val"]) if rows else []
     lines = ["| arm | step | crops (k) | CPU hours | " + " | ".join(f"{q} bpp / dB" for q in levels)
-             + " | BD-rate vs teacher | vs control, same step | vs control, same CPU hours |",
-             "|---|---|---|---|" + "---|" * (len(levels) + 3)]
+             + " | BD-rate vs teacher | BD-PSNR vs teacher | BD-rate vs control, same step | "
+             "dB vs control, same CPU hours |",
+             "|---|---|---|---|" + "---|" * (len(levels) + 4)]
     for row in rows:
         cells = [f"{row['val'][q]['bpp']:.3f} / {row['val'][q]['psnr']:.2f}" for q in levels]
         lines.append(f"| {row['arm']} | {row['step']} | {row['crops'] / 1000:.1f} | {row['cpu_hours']:.2f} | "
-                     + " | ".join(cells) + f" | {_percent(row['vs_teacher'])} | {_percent(row['vs_control_step'])}"
-                     f" | {_percent(row['vs_control_hours'])} |")
+                     + " | ".join(cells) + f" | {_percent(row['vs_teacher'])} | {_decibels(row['psnr_vs_teacher'])}"
+                     f" | {_percent(row['vs_control_step'])} | {_decibels(row['vs_control_hours'])} |")
     return "\n".join(lines) + "\n"
 
 
@@ -96,17 +114,18 @@ def plot(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    for axis, key, scale, label in ((axes[0], "crops", 1000, "crops trained on (thousands)"),
-                                    (axes[1], "cpu_hours", 1, "CPU hours (the teacher's forward included)")):
-        for arm in dict.fromkeys(row["arm"] for row in rows):
-            points = [(r[key] / scale, r["vs_teacher"]) for r in rows
-                      if r["arm"] == arm and r["vs_teacher"] is not None]
-            axis.plot([p[0] for p in points], [p[1] for p in points], marker=".", label=arm)
-        axis.set_xlabel(label)
-        axis.set_ylabel("held-out BD-rate vs the teacher (%, estimated)")
-        axis.axhline(0, color="grey", linewidth=0.5)
-        axis.legend()
+    figure, axes = plt.subplots(2, 2, figsize=(12, 8.5))
+    metrics = (("vs_teacher", "BD-rate vs the teacher (%)"), ("psnr_vs_teacher", "BD-PSNR vs the teacher (dB)"))
+    for row_axes, (metric, ylabel) in zip(axes, metrics):
+        for axis, key, scale, label in ((row_axes[0], "crops", 1000, "crops trained on (thousands)"),
+                                        (row_axes[1], "cpu_hours", 1, "CPU hours (the teacher's forward included)")):
+            for arm in dict.fromkeys(row["arm"] for row in rows):
+                points = [(r[key] / scale, r[metric]) for r in rows if r["arm"] == arm and r[metric] is not None]
+                axis.plot([p[0] for p in points], [p[1] for p in points], marker=".", label=arm)
+            axis.set_xlabel(label)
+            axis.set_ylabel(f"held-out {ylabel}, estimated")
+            axis.axhline(0, color="grey", linewidth=0.5)
+            axis.legend()
     figure.suptitle("distillation arms: held-out images, all 8 levels")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
