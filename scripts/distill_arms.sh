@@ -9,7 +9,9 @@
 # ARMs (default: plain feds feds-derived): plain (the control, no teacher), feds (FEDS from
 # random initialisation), feds-derived (FEDS from the teacher pruned to `fast`, --derive-student).
 # SMoDi swaps student parts into the teacher, so it needs the teacher's widths: not this pair.
-# --after PID waits for a running arm (started by hand) to end first.
+# --after PID waits for a running arm (started by hand) to end first. An arm that a session left
+# unfinished is committed as results/distillation/checkpoints/ARM.pt (scripts/compact_checkpoint.py)
+# and results/distillation/logs/ARM.jsonl; where runs/ did not survive, it resumes from those.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--after" ]; then
@@ -37,6 +39,12 @@ for arm in "${@:-plain feds feds-derived}"; do
             feds-derived) strategy=(distill --teacher "$TEACHER" --strategy feds --derive-student) ;;
             *) echo "unknown arm $name" >&2; exit 2 ;;
         esac
+        saved="results/distillation/checkpoints/$name.pt"
+        if [ ! -f "$out/checkpoint.pt" ] && [ -f "$saved" ]; then
+            mkdir -p "$out"
+            cp "$saved" "$out/checkpoint.pt"
+            cp "results/distillation/logs/$name.jsonl" "$out/log.jsonl"
+        fi
         resume=()
         [ -f "$out/checkpoint.pt" ] && resume=(--resume)
         echo "$name: $(date -u +%FT%TZ) ${resume[*]:-from step 0}"
