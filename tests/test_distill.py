@@ -37,6 +37,9 @@ def test_latent_loss_compares_the_student_with_the_selected_teacher_channels():
     student = torch.tensor([4.0, 1.0]).view(1, 2, 1, 1).expand(2, 2, 3, 3)
     assert torch.equal(latent_loss(student, teacher, likelihoods), torch.zeros(2))
     assert torch.allclose(latent_loss(student + 2, teacher, likelihoods), torch.full((2,), 4.0))
+    own = torch.tensor([0, 2, 3])  # a pruned student's own channels, whatever their entropies
+    assert torch.equal(latent_loss(teacher[:, own], teacher, likelihoods, own), torch.zeros(2))
+    assert (latent_loss(teacher[:, own], teacher, likelihoods) > 0).all()
 
 
 def test_output_and_feature_losses_vanish_for_identical_inputs():

@@ -10,7 +10,7 @@ from licodec import config
 from licodec.config import CodecConfig, get_config
 from licodec.models import LicModel
 from licodec.training.prune import (Segment, _conv_spaces, _indices, check_prunable, downstream_energy, layout, prune,
-                                   space_widths)
+                                   prune_with_channels, space_widths)
 from licodec.weights import save_weights
 
 WIDE = CodecConfig(N=16, M=24, hyper_channels=16, slices=3, max_support_slices=-1, slice_hidden=(16, 12))
@@ -59,7 +59,7 @@ def test_a_student_embedded_in_a_wider_teacher_is_recovered():
     student = LicModel(NARROW).eval()
     with torch.no_grad():
         student.g_a.stages[-1].weight.mul_(30)  # real multi-bin latents, not y ≈ 0
-    teacher, _ = _embedded(student, WIDE)
+    teacher, keep = _embedded(student, WIDE)
     x, quality = _crops(), torch.tensor([1.0, 3.0, 5.0, 8.0])
     with torch.no_grad():
         expected = student(x, quality)["x_hat"]
@@ -72,6 +72,9 @@ def test_a_student_embedded_in_a_wider_teacher_is_recovered():
     for name, tensor in student.state_dict().items():
         if name.startswith(("g_a.", "g_s.")):
             assert torch.equal(pruned.state_dict()[name], tensor), name
+    # FEDS's latent term pairs each student y channel with the teacher channel it came from.
+    embedded_y = _indices(tuple(Segment(f"y:{i}") for i in range(WIDE.slices)), keep, space_widths(WIDE))
+    assert torch.equal(prune_with_channels(teacher, NARROW, x).y_channels, embedded_y)
 
 
 def test_downstream_energy_ranks_a_silenced_channel_last():
@@ -135,3 +138,24 @@ def test_the_log_keeps_cpu_seconds_across_a_resume(monkeypatch, train_folder, tm
     records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     cpu = [r["cpu_seconds"] for r in records]
     assert [r["step"] for r in records] == [1, 2, 3, 4] and cpu == sorted(cpu) and cpu[-1] > 0
+
+
+def test_feds_pairs_a_pruned_students_y_channels_with_their_own(monkeypatch, train_folder, tmp_path):
+    from licodec.training import distributed
+    from licodec.training.options import TrainOptions
+    from licodec.training.train import prepare
+
+    monkeypatch.setitem(config.CONFIGS, "narrow", NARROW)
+    torch.manual_seed(0)
+    teacher_file = tmp_path / "teacher.safetensors"
+    save_weights(LicModel(WIDE), teacher_file, "wide", {"test": True})
+    options = TrainOptions(arch="narrow", data=train_folder, out=tmp_path / "run", steps=1, patch=64, batch=2,
+                           strategy="feds", teacher=teacher_file, derive_student=True, threads=1)
+    processes = distributed.start("cpu")
+    try:
+        channels = prepare(processes, options).trainee.strategy.latent_channels
+    finally:
+        distributed.stop(processes)
+    assert channels is not None and len(channels) == NARROW.M and channels.unique().numel() == NARROW.M
+    per_slice = WIDE.slice_channels  # student slice i's channels all come from the teacher's slice i
+    assert [int(c) // per_slice for c in channels] == [i for i in range(3) for _ in range(NARROW.slice_channels)]

@@ -52,13 +52,16 @@ def output_loss(student_x_hat: Tensor, teacher_x_hat: Tensor) -> Tensor:
     return per_sample_mse(student_x_hat, teacher_x_hat)
 
 
-def latent_loss(student_y_hat: Tensor, teacher_y_hat: Tensor, teacher_y_likelihoods: Tensor) -> Tensor:
+def latent_loss(student_y_hat: Tensor, teacher_y_hat: Tensor, teacher_y_likelihoods: Tensor,
+                channels: Tensor | None = None) -> Tensor:
     """L_latent = MSE(ŷ_S, the teacher's top-C_S entropy channels of ŷ_T) (eq. 8), per sample.
 
     Student channel j learns the teacher's j-th highest-entropy channel, so the student's first
-    ChARM slices (coded first, conditioning the rest) get the most informative channels.
+    ChARM slices (coded first, conditioning the rest) get the most informative channels. A
+    student pruned from its teacher passes `channels`, the teacher channel each of its own came
+    from: re-ranking them by entropy would pull every channel away from where it started.
     """
-    selected = top_entropy_channels(teacher_y_likelihoods, student_y_hat.shape[1])
+    selected = top_entropy_channels(teacher_y_likelihoods, student_y_hat.shape[1]) if channels is None else channels
     return per_sample_mse(student_y_hat, teacher_y_hat[:, selected])
 
 
@@ -120,6 +123,7 @@ class Feds(nn.Module):
         self.align_end = math.floor(weights.align * steps)
         self.distill_end = math.floor((weights.align + weights.distill) * steps)
         self.adapters = FeatureAdapters(student_width, teacher_width)
+        self.latent_channels: Tensor | None = None  # a pruned student's own y channels (latent_loss)
 
     def phase(self, step: int) -> str:
         if step < self.align_end:
@@ -147,7 +151,7 @@ class Feds(nn.Module):
             terms["feature"] = w.beta * self.adapters(student_out, teacher_out)
         if phase == "distill" and w.gamma:
             terms["latent"] = w.gamma * latent_loss(student_out["y_hat"], teacher_out["y_hat"],
-                                                    teacher_out["likelihoods"]["y"])
+                                                    teacher_out["likelihoods"]["y"], self.latent_channels)
         return {name: value.mean() for name, value in terms.items()}
 
 

@@ -197,9 +197,20 @@ def downstream_energy(model: LicModel, crops: Tensor) -> dict[str, Tensor]:
     return energy
 
 
+@dataclass(frozen=True)
+class Pruned:
+    state: dict[str, Tensor]  # the student's state dict
+    y_channels: Tensor  # the teacher's y channel each student y channel came from
+
+
 def prune(teacher: LicModel, student_config: CodecConfig, crops: Tensor) -> dict[str, Tensor]:
     """The student's state dict: each space's most important channels of the teacher's, by
     downstream energy on `crops` (ascending channel order within a space)."""
+    return prune_with_channels(teacher, student_config, crops).state
+
+
+def prune_with_channels(teacher: LicModel, student_config: CodecConfig, crops: Tensor) -> Pruned:
+    """`prune`, and which teacher y channels the student's are (for FEDS's latent term)."""
     check_prunable(teacher.config, student_config)
     energy = downstream_energy(teacher, crops)
     student_widths, teacher_widths = space_widths(student_config), space_widths(teacher.config)
@@ -214,4 +225,4 @@ def prune(teacher: LicModel, student_config: CodecConfig, crops: Tensor) -> dict
     wrong = [name for name, tensor in expected.items() if state[name].shape != tensor.shape]
     if wrong:  # a tensor the layout does not describe: a bug here, not a user error
         raise AssertionError(f"pruned shapes differ from the student's: {', '.join(wrong)}")
-    return state
+    return Pruned(state, _indices(_slices(teacher.config), keep, teacher_widths))

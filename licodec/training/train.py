@@ -34,7 +34,7 @@ from licodec.training.data import CropSampler, split_holdout
 from licodec.training.distill import SMoDi, Feds, FedsWeights, Plain, derive_student, inherit_weights
 from licodec.training.losses import level_weights, rate_distortion
 from licodec.training.options import TrainOptions, check_options
-from licodec.training.prune import prune
+from licodec.training.prune import Pruned, prune_with_channels
 from licodec.training.run_state import finished, load_checkpoint, mean_record, save_checkpoint, truncate_log
 from licodec.training.validate import ALL_LEVELS, VAL_QUALITIES, load_images, validate
 from licodec.weights import load_model, read_info, save_weights
@@ -221,15 +221,19 @@ PRUNING_CROPS = 16  # the training crops on which a pruned student's channels ar
 
 
 def _new_student(opts: TrainOptions, config: CodecConfig, teacher: nn.Module | None,
-                 sampler: CropSampler) -> LicModel:
+                 sampler: CropSampler, strategy: nn.Module) -> LicModel:
     """A new model: random, or from the teacher (--derive-student: its own weights for a
-    config derived from its own, else a named --arch pruned from them), or from --init."""
+    config derived from its own, else a named --arch pruned from them, whose y channels FEDS's
+    latent term then pairs with their own), or from --init."""
     model = LicModel(config).train()
     if opts.derive_student and isinstance(teacher, LicModel):
         if opts.arch == DERIVED_ARCH:
             inherit_weights(model, teacher)
         else:
-            model.load_state_dict(_pruned_weights(teacher, config, sampler, opts))
+            pruned = _pruned_weights(teacher, config, sampler, opts)
+            model.load_state_dict(pruned.state)
+            if isinstance(strategy, Feds):
+                strategy.latent_channels = pruned.y_channels.to(opts.device)
     if opts.init is not None:
         _load_initial_weights(model, opts.init, "--init")
     if opts.channels_last:
@@ -237,14 +241,14 @@ def _new_student(opts: TrainOptions, config: CodecConfig, teacher: nn.Module | N
     return model.to(opts.device)
 
 
-def _pruned_weights(teacher: LicModel, config: CodecConfig, sampler: CropSampler, opts: TrainOptions) -> dict:
+def _pruned_weights(teacher: LicModel, config: CodecConfig, sampler: CropSampler, opts: TrainOptions) -> Pruned:
     """The teacher pruned to `config` (licodec.training.prune), its channels ranked on the first
     training crops; the sampler's draws are put back, so the run sees the crops it would have."""
     state = sampler.generator.get_state()
     crops = sampler.batch(PRUNING_CROPS).to(opts.device)
     sampler.generator.set_state(state)
     try:
-        return prune(teacher, config, crops)
+        return prune_with_channels(teacher, config, crops)
     except ValueError as e:
         raise LicodecError(f"--derive-student --arch {opts.arch}: {e}") from None
 
@@ -316,7 +320,7 @@ def prepare(processes: distributed.Processes, opts: TrainOptions) -> Session:
     config = student_config(opts)
     strategy, teacher = _build_strategy(opts, config)
     sampler = CropSampler(training_images(opts), opts.patch, seed=opts.seed, device=opts.device)
-    model = _new_student(opts, config, teacher, sampler)
+    model = _new_student(opts, config, teacher, sampler, strategy)
     model.training_bfloat16 = precision == "bfloat16"
     if isinstance(teacher, LicModel):  # FEDS's no-grad forward and SMoDi's hybrids in the student's precision
         teacher.training_bfloat16 = teacher.frozen_bfloat16 = model.training_bfloat16
