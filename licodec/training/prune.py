@@ -42,19 +42,21 @@ def check_prunable(teacher: CodecConfig, student: CodecConfig) -> None:
     differing = [f for f in SHARED_FIELDS if getattr(teacher, f) != getattr(student, f)]
     if differing:
         raise ValueError(f"pruning keeps the architecture's depth: the student's {', '.join(differing)} differ")
+    if len(student.slice_hidden) != len(teacher.slice_hidden):
+        raise ValueError("pruning keeps the architecture's depth: the student's slice transforms have other depths")
     if teacher.attention_layers:
         raise ValueError("pruning covers models without attention")
     widths = ("N", "M", "hyper_channels", "slice_channels")
-    if any(getattr(student, f) > getattr(teacher, f) for f in widths) or len(student.slice_hidden) != len(
-            teacher.slice_hidden) or any(s > t for s, t in zip(student.slice_hidden, teacher.slice_hidden)):
+    if any(getattr(student, f) > getattr(teacher, f) for f in widths) or any(
+            s > t for s, t in zip(student.slice_hidden, teacher.slice_hidden)):
         raise ValueError("pruning only narrows: every student width must be at most the teacher's")
 
 
 def space_widths(config: CodecConfig) -> dict[str, int]:
     """The width of every space of a config's model, by the names `layout` gives them."""
     widths: dict[str, int] = {"rgb": 3}
-    for name, conv_out in _conv_spaces(config).items():
-        for segment in conv_out[0]:
+    for outputs, _ in _conv_spaces(config).values():
+        for segment in outputs:
             widths.setdefault(segment.space, _width(config, segment.space))
     return widths
 
@@ -175,7 +177,8 @@ def downstream_energy(model: LicModel, crops: Tensor) -> dict[str, Tensor]:
     def hook(name: str):
         def record(module: nn.Conv2d, inputs: tuple[Tensor, ...], output: Tensor) -> None:
             x = inputs[0].detach().float()
-            channel_energy = (x * x).mean(dim=(0, 2, 3)) * module.weight.detach().float().pow(2).sum(dim=(0, 2, 3))
+            reading = module.weight.detach().float().pow(2).sum(dim=(0, 2, 3))
+            channel_energy = ((x * x).mean(dim=(0, 2, 3)) * reading).cpu()
             offset = 0
             for segment in convs[name][1]:
                 width = widths[segment.space]
