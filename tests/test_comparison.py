@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from licodec.training.comparison import interpolate, plot, report_rows, table, validations
+from licodec.training.comparison import interpolate, plot, report_rows, summary, table, validations
 
 
 def _val(rate_factor: float) -> dict:
@@ -44,6 +44,7 @@ def test_rows_compare_with_the_teacher_and_the_control_at_equal_steps_and_hours(
     assert feds["vs_control_hours"] == pytest.approx(0.0, abs=0.01)  # the control reached it in the same hours
     assert rows[("plain", 1000)]["vs_control_step"] == pytest.approx(0.0, abs=1e-6)
     assert "| feds | 1000 | 8.0 | 2.00 |" in table(list(rows.values()))
+    assert "| feds | 1000 | 2.00 | +10.00 % |" in summary(list(rows.values()))
     plot(list(rows.values()), tmp_path / "comparison.png")
     assert (tmp_path / "comparison.png").stat().st_size > 0
 

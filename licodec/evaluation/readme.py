@@ -136,6 +136,14 @@ def section(results: Path, shipped: dict[str, str] | None = None) -> str:
                 "compares each validation with the shipped weights' (`--reference-step N`).", "",
                 "![validation PSNR against steps](results/training/student/campaign.png)", "",
                 campaign.read_text().strip(), ""]
+    distillation = results / "distillation" / "summary.md"
+    if distillation.exists():
+        out += ["### Distillation: the student teaches `fast` (`python -m licodec.training.comparison`)", "",
+                "Each arm's last validation on the 24 held-out images (all 8 levels, estimated rates), from the "
+                "same seed, crops and schedule (`results/distillation/README.md`); every validation in "
+                "`results/distillation/comparison.md`.", "",
+                "![BD against the teacher by crops and by CPU hours](results/distillation/comparison.png)", "",
+                distillation.read_text().strip(), ""]
     sweep = results / "roundtrip" / "sweep.md"
     if sweep.exists():
         out += ["### Bit-exact round trips (`make sweep`)", "",

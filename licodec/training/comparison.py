@@ -9,7 +9,7 @@ validated on the same held-out images, against their teacher and against the pla
     python -m licodec.training.comparison holdout ../shared/data/train --holdout 24 -o runs/holdout
         # the held-out images as a folder (links), for `licodec eval` on real files
 
-`report` writes comparison.md (each validation's BD-rate and BD-PSNR against the teacher, its
+`report` writes summary.md (each arm's last validation), comparison.md (each validation's BD-rate and BD-PSNR against the teacher, its
 BD-rate against the control at the same step, and its BD-PSNR against the control at the same
 CPU hours) and comparison.png (against the teacher, by crops and by CPU hours). All are of PSNR
 over the 8 levels, on the models' rate estimates (licodec.training.validate), each curve cut to
@@ -108,6 +108,18 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def summary(rows: list[dict]) -> str:
+    """Each arm's last validation: the figures the note and README quote."""
+    last = {row["arm"]: row for row in rows}  # rows are in step order per arm
+    lines = ["| arm | step | CPU hours | BD-rate vs teacher | BD-PSNR vs teacher | BD-rate vs control, same step | "
+             "dB vs control, same CPU hours |", "|---|---|---|---|---|---|---|"]
+    for row in last.values():
+        lines.append(f"| {row['arm']} | {row['step']} | {row['cpu_hours']:.2f} | {_percent(row['vs_teacher'])} | "
+                     f"{_decibels(row['psnr_vs_teacher'])} | {_percent(row['vs_control_step'])} | "
+                     f"{_decibels(row['vs_control_hours'])} |")
+    return "\n".join(lines) + "\n"
+
+
 def plot(rows: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -185,6 +197,7 @@ def main() -> None:
     rows = report_rows(json.loads(args.teacher.read_text()), arms, args.control)
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "comparison.md").write_text(table(rows))
+    (args.output / "summary.md").write_text(summary(rows))
     plot(rows, args.output / "comparison.png")
 
 
