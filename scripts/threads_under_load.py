@@ -1,12 +1,14 @@
 """`licodec encode`/`decode` on an idle machine and beside another busy 2-thread job, with the
-default threads against fixed settings, in one run (fresh processes, medians of --repeats).
+default threads and wait against fixed settings, in one run (fresh processes, medians of --repeats).
 
     python scripts/threads_under_load.py > results/threads/under-load.md
 
 Run it on an otherwise idle machine: the "loaded" rows start their own load, a 2-thread torch
-matrix-multiply job at normal priority, for their duration. "before" is licodec as it was:
-torch's own thread count (the cores) with libgomp's default waiting (spinning first; an empty
-OMP_WAIT_POLICY keeps licodec from choosing, and libgomp says it ignores it).
+matrix-multiply job at normal priority, for their duration. The waits compared (libgomp, torch's
+OpenMP on Linux): licodec's default (a spin of GOMP_SPINCOUNT=10000 iterations, then sleep);
+"passive" (no spin: licodec's default until 2026-12); "spinning" (libgomp's own default, 300 000
+iterations, as licodec was at first, with torch's thread count). A second table times what a
+server does, warm calls in one process (licodec.encode / decode of a 768×512 photo).
 """
 from __future__ import annotations
 
@@ -30,8 +32,16 @@ SETTINGS = {  # name: (extra arguments, environment changes)
     "default": ([], {}),
     "--threads 1": (["--threads", "1"], {}),
     "--threads 2": (["--threads", "2"], {}),
-    "before (2 threads, libgomp's spinning wait)": (["--threads", "2"], {"OMP_WAIT_POLICY": ""}),
+    "passive (2 threads, no spin)": (["--threads", "2"], {"GOMP_SPINCOUNT": "0"}),
+    "spinning (2 threads, libgomp's default)": (["--threads", "2"],
+                                                {"OMP_WAIT_POLICY": "", "GOMP_SPINCOUNT": "300000"}),
 }
+WAITS = {name: env for name, (_, env) in SETTINGS.items() if name == "default" or "threads, " in name}
+WARM = ("import statistics, sys, time\nimport licodec\nfrom PIL import Image\nimage = Image.open(sys.argv[1])\n"
+        "data = licodec.encode(image)\nlicodec.decode(data)\n"
+        "def median(run):\n    times = []\n    for _ in range(7):\n        began = time.perf_counter()\n"
+        "        run()\n        times.append(time.perf_counter() - began)\n    return statistics.median(times)\n"
+        "print(median(lambda: licodec.encode(image)), median(lambda: licodec.decode(data)))")
 
 
 @contextmanager
@@ -49,9 +59,22 @@ def load(active: bool) -> Iterator[None]:
         job.wait()
 
 
+def environment(changes: dict[str, str]) -> dict[str, str]:
+    kept = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    return {**kept, **changes}
+
+
+def warm_calls(photo: Path, changes: dict[str, str]) -> tuple[float, float]:
+    """(encode, decode) seconds of warm API calls in one process, with licodec's thread setup."""
+    script = "from licodec.threads import prepare_openmp\nprepare_openmp()\n" + WARM
+    done = subprocess.run([sys.executable, "-c", script, str(photo)], check=True, env=environment(changes), cwd=ROOT,
+                          capture_output=True, text=True)
+    encode, decode = (float(v) for v in done.stdout.split())
+    return encode, decode
+
+
 def timed(args: list[str], env_changes: dict[str, str], repeats: int) -> float:
-    env = {key: value for key, value in os.environ.items() if key not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
-    env.update(env_changes)
+    env = environment(env_changes)
     seconds = []
     for _ in range(repeats):
         started = time.monotonic()
@@ -90,6 +113,14 @@ def main() -> None:
                 cells = " | ".join(f"{t:.2f}" for t in times.values())
                 print(f"| {task} | {'loaded' if loaded else 'idle'} | {cells} | "
                       f"{times['default'] / min(times.values()):.2f} |", flush=True)
+        print("\nWarm API calls in one process (768×512, median of 7, 2 threads; encode / decode seconds):\n")
+        print("| machine | " + " | ".join(WAITS) + " |")
+        print("|---|" + "---|" * len(WAITS))
+        for loaded in (False, True):
+            with load(loaded):
+                cells = " | ".join("{:.3f} / {:.3f}".format(*warm_calls(ROOT / "data/kodim23.png", env))
+                                   for env in WAITS.values())
+            print(f"| {'loaded' if loaded else 'idle'} | {cells} |", flush=True)
 
 
 if __name__ == "__main__":

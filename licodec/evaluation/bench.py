@@ -225,7 +225,8 @@ def bench_model(name: str, image: Image.Image, image_path: Path, quality: float,
     for count in threads:
         torch.set_num_threads(count)
         result["threads"][str(count)] = bench_ours(model, image, quality, repeats, device)
-    lic, png = folder / f"{name}.lic", folder / f"{name}.png"
+    stem = Path(name).stem  # a weights path names the files by its file name alone
+    lic, png = folder / f"{stem}.lic", folder / f"{stem}.png"
     cli = [python, "-m", "licodec"]
     result["cli_encode"] = median_cold_start([*cli, "encode", str(image_path), "-o", str(lic), "-q",
                                               f"{quality:g}", "--model", str(weights), "--device", device, "--force"])
@@ -302,12 +303,18 @@ def _ratio_lines(entry: dict, threads: str) -> list[str]:
         split = models[name]["threads"][threads][direction]
         return split["network"] + split["entropy"]
 
+    def against(name: str, base: str) -> str:
+        a, b = models[name], models[base]
+        return (f"- {name} / {base}: parameters {a['parameters']['total'] / b['parameters']['total']:.2f}, "
+                f"MACs {a['macs_per_pixel'] / b['macs_per_pixel']:.2f}, "
+                f"encode time {timing(name, 'encode') / timing(base, 'encode'):.2f}, "
+                f"decode time {timing(name, 'decode') / timing(base, 'decode'):.2f}")
+
     if "student" in models and "teacher" in models:
-        s, t = models["student"], models["teacher"]
-        lines.append(f"- student / teacher: parameters {s['parameters']['total'] / t['parameters']['total']:.2f}, "
-                     f"MACs {s['macs_per_pixel'] / t['macs_per_pixel']:.2f}, "
-                     f"encode time {timing('student', 'encode') / timing('teacher', 'encode'):.2f}, "
-                     f"decode time {timing('student', 'decode') / timing('teacher', 'decode'):.2f}")
+        lines.append(against("student", "teacher"))
+    if "student" in models:  # a new model (a distilled student, say) beside the shipped one
+        lines += [against(name, "student") for name in models if name not in ("student", "teacher")
+                  and name not in PAPER_PARAMETERS]
     for name in models:
         if reference is not None:
             m = models[name]
