@@ -1,20 +1,20 @@
 """How many threads the networks get, and how they wait (torch-free).
 
-The CLI decides before torch loads: OpenMP's threads spin only briefly when they run out of
-work, then sleep (libgomp's own default spins 300 000 iterations, which burns the cores another
-job needs: on a busy machine a 4-file batch took 2× longer; never spinning, OMP_WAIT_POLICY=PASSIVE
-alone, cost warm API calls 1.4× on an idle machine, between the entropy model's many small
-kernels). GOMP_SPINCOUNT sets libgomp's spin (torch's OpenMP on Linux; it takes precedence over
-the wait policy there); PASSIVE stays for the other OpenMP runtimes. Each process takes the CPUs
-it may run on, shared among its workers. Measured idle and beside another busy 2-thread job:
-results/threads/under-load.md (scripts/threads_under_load.py).
+The CLI decides before torch loads: OpenMP's threads wait passively (they sleep instead of
+spinning when they run out of work; spinning burns the cores another job needs, and on a busy
+machine made a 4-file batch 2× slower), and each process takes the CPUs it may run on, shared
+among its workers. Measured against one thread and against the spinning default, idle and
+beside another busy 2-thread job: results/threads/under-load.md (scripts/threads_under_load.py).
+A brief spin instead (GOMP_SPINCOUNT=10000, libgomp's; it overrides the wait policy there) made
+warm API calls 1.7× faster on an idle machine but 1.2–2.2× slower beside a busy job
+(results/threads/spin-probe.md), so passive stays the default; GOMP_SPINCOUNT is the user's switch.
 """
 from __future__ import annotations
 
 import os
 import sys
 
-WAIT_SETTINGS = {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "10000"}  # the user's own settings win
+WAIT_SETTINGS = {"OMP_WAIT_POLICY": "PASSIVE"}  # the user's own settings win
 
 
 def usable_cpus() -> int:
@@ -39,7 +39,7 @@ def chosen_threads(threads: int | None, workers: int = 1) -> int:
 
 
 def prepare_openmp() -> None:
-    """A brief spin, then sleep, unless the user chose otherwise; must run before torch is imported."""
+    """Passive waiting, unless the user chose otherwise; must run before torch is imported."""
     for name, value in WAIT_SETTINGS.items():
         os.environ.setdefault(name, value)
 

@@ -5,9 +5,9 @@ default threads and wait against fixed settings, in one run (fresh processes, me
 
 Run it on an otherwise idle machine: the "loaded" rows start their own load, a 2-thread torch
 matrix-multiply job at normal priority, for their duration. The waits compared (libgomp, torch's
-OpenMP on Linux): licodec's default (a spin of GOMP_SPINCOUNT=10000 iterations, then sleep);
-"passive" (no spin: licodec's default until 2026-12); "spinning" (libgomp's own default, 300 000
-iterations, as licodec was at first, with torch's thread count). A second table times what a
+OpenMP on Linux): licodec's default (passive: sleep at once); "brief spin" (GOMP_SPINCOUNT=10000
+iterations, then sleep); "spinning" (libgomp's own default, 300 000 iterations, as licodec was at
+first). results/threads/spin-probe.md is this script at 82b37d2, whose default was the brief spin. A second table times what a
 server does, warm calls in one process (licodec.encode / decode of a 768×512 photo).
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ SETTINGS = {  # name: (extra arguments, environment changes)
     "default": ([], {}),
     "--threads 1": (["--threads", "1"], {}),
     "--threads 2": (["--threads", "2"], {}),
-    "passive (2 threads, no spin)": (["--threads", "2"], {"GOMP_SPINCOUNT": "0"}),
+    "brief spin (2 threads, GOMP_SPINCOUNT=10000)": (["--threads", "2"], {"GOMP_SPINCOUNT": "10000"}),
     "spinning (2 threads, libgomp's default)": (["--threads", "2"],
                                                 {"OMP_WAIT_POLICY": "", "GOMP_SPINCOUNT": "300000"}),
 }
