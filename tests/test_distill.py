@@ -124,6 +124,15 @@ def test_twenty_steps_lower_the_loss(tiny_setup, train_folder, tmp_path, strateg
         assert "latent" in records[5] and "latent" not in records[-1]
 
 
+def test_a_log_window_across_a_phase_change_averages_each_term_where_it_ran(tiny_setup, train_folder, tmp_path):
+    """FEDS's latent term begins at 20 % of the steps, inside a --log-every window: the record
+    averages it over the steps that had it (a 1 600-step arm died there on a KeyError)."""
+    train(_options(tiny_setup, train_folder, tmp_path / "run", "feds", 10, log_every=4))
+    records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [4, 8, 10]
+    assert "latent" in records[0] and "latent" in records[1] and "latent" not in records[2]  # fine-tuning: RD alone
+
+
 def test_feds_resume_after_a_kill_reproduces_the_uninterrupted_run(tiny_setup, train_folder, tmp_path):
     train(_options(tiny_setup, train_folder, tmp_path / "full", "feds", 6))
     killed = _options(tiny_setup, train_folder, tmp_path / "killed", "feds", 6)

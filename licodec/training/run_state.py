@@ -69,11 +69,16 @@ def load_checkpoint(path: Path, trainee: nn.Module, optimizer: Optimizer, aux_op
 
 
 def mean_record(records: list[dict]) -> dict:
-    """One log record for several steps: the last step's counters, the mean of the loss terms."""
+    """One log record for several steps: the last step's counters, the mean of each loss term over
+    the steps that have it (a strategy's phase can begin inside the window: FEDS's latent term)."""
     last = records[-1]
     if len(records) == 1:
         return last
-    means = {k: round(sum(r[k] for r in records) / len(records), 5) for k in last if k not in COUNTERS}
+    terms = dict.fromkeys(k for r in records for k in r if k not in COUNTERS)
+    means = {}
+    for k in terms:
+        values = [r[k] for r in records if k in r]
+        means[k] = round(sum(values) / len(values), 5)
     return {**last, **means, "steps_averaged": len(records)}
 
 
