@@ -41,6 +41,7 @@ def test_rows_compare_with_the_teacher_and_the_control_at_equal_steps_and_hours(
     assert feds["vs_teacher"] == pytest.approx(10.0, abs=0.01)  # 10 % more bits at every PSNR
     assert feds["psnr_vs_teacher"] < 0
     assert feds["vs_control_step"] == pytest.approx(100 * (1.1 / 1.2 - 1), abs=0.01)  # ahead per step
+    assert feds["db_vs_control_step"] > 0
     assert feds["vs_control_hours"] == pytest.approx(0.0, abs=0.01)  # the control reached it in the same hours
     assert rows[("plain", 1000)]["vs_control_step"] == pytest.approx(0.0, abs=1e-6)
     assert "| feds | 1000 | 8.0 | 2.00 |" in table(list(rows.values()))
